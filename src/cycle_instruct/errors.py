@@ -1,0 +1,22 @@
+"""One kind of error for everything a user can fix, printed as one line, never a traceback."""
+
+import functools
+import sys
+
+
+class UserError(Exception):
+    """Bad input or configuration: the message says which file (and line) and what to do."""
+
+
+def exit_on_user_error(fn):
+    """Wrap a stage's main(): a UserError becomes `error: ...` on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
+
+    return wrapper

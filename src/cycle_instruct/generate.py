@@ -1,0 +1,77 @@
+"""Batched, left-padded sampling, and the checks that reject a bad generation."""
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from .prompts import ROLE_TAG_PATTERNS, render_prompt
+
+_LEAK = re.compile("|".join(ROLE_TAG_PATTERNS), re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass
+class Generation:
+    text: str
+    new_tokens: int
+    finished: bool  # stopped at end-of-turn rather than at max_new_tokens
+    reject: str | None = None  # why it is unusable, or None
+
+
+def _normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def reject_reason(text: str, source: str, prompt: str, reject_echo: bool = True) -> str | None:
+    """Why `text` (generated from `source` via `prompt`) must not be used, or None."""
+    if not text.strip():
+        return "empty"
+    if _LEAK.search(text):
+        return "template_leak"
+    if reject_echo:
+        norm = _normalize(text)
+        if norm == _normalize(source) or (len(norm) >= 20 and norm in _normalize(prompt)):
+            return "echo"
+    return None
+
+
+@torch.no_grad()
+def generate(model, tokenizer, conversations: list[list[dict]], cfg: dict, desc="generate") -> list[Generation]:
+    """Sample one reply per conversation; prompts are sorted by length to waste little padding."""
+    prompts = [render_prompt(tokenizer, c) for c in conversations]
+    plain = not getattr(tokenizer, "chat_template", None)  # chat templates add BOS themselves
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    eos_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
+    temperature = float(cfg.get("temperature", 0.2))
+    sampling = dict(do_sample=temperature > 0, max_new_tokens=int(cfg["max_new_tokens"]))
+    if temperature > 0:
+        sampling.update(temperature=temperature, top_k=int(cfg.get("top_k", 10)))
+    torch.manual_seed(int(cfg.get("seed", 0)))
+    results: list[Generation | None] = [None] * len(prompts)
+    batch_size = int(cfg.get("batch_size", 16))
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
+        idx = order[start : start + batch_size]
+        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=plain)
+        enc = enc.to(model.device)
+        out = model.generate(**enc, **sampling, pad_token_id=tokenizer.pad_token_id, top_p=None)
+        for row, i in enumerate(idx):
+            ids = out[row, enc["input_ids"].shape[1] :].tolist()
+            stop = next((n for n, t in enumerate(ids) if t in eos_ids), None)
+            kept = ids if stop is None else ids[:stop]
+            text = tokenizer.decode(kept, skip_special_tokens=False).strip()
+            results[i] = Generation(text=text, new_tokens=len(kept) + (stop is not None), finished=stop is not None)
+    return results
+
+
+def summarize(generations: list[Generation]) -> dict:
+    """Counts for metrics: how many, how many rejected and why, tokens produced."""
+    reasons = Counter(g.reject for g in generations if g.reject)
+    return {
+        "generated": len(generations),
+        "rejected": sum(reasons.values()),
+        "rejected_by_reason": dict(sorted(reasons.items())),
+        "unfinished": sum(not g.finished for g in generations),
+        "tokens_generated": sum(g.new_tokens for g in generations),
+    }

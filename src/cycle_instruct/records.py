@@ -1,0 +1,112 @@
+"""The one record schema that flows through every stage, and its (atomic) file I/O.
+
+A record is one instruction-response pair, or half of one before relabelling:
+segment and reformat produce records with only the original side filled; relabel
+fills the generated side; embed adds the reconstruction and its distance.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import jsonlines
+
+from .errors import UserError
+
+INSTRUCTION = "instruction"
+RESPONSE = "response"
+
+
+@dataclass
+class Record:
+    id: str
+    original: str  # which side is real text: "instruction" or "response"
+    instruction: str | None = None
+    response: str | None = None
+    iteration: int = 0  # 0 until a model of iteration k generated the other side
+    source: dict = field(default_factory=dict)  # {"doc": path, "paragraph": index}
+    raw: str | None = None  # the paragraph before reformat rewrote it
+    reconstruction: str | None = None  # set by embed: the original side regenerated
+    distance: float | None = None  # set by embed: ||phi(original) - phi(reconstruction)||
+
+    @property
+    def original_text(self) -> str:
+        return self.instruction if self.original == INSTRUCTION else self.response
+
+    @property
+    def generated_text(self) -> str | None:
+        return self.response if self.original == INSTRUCTION else self.instruction
+
+
+_FIELDS = {f.name for f in fields(Record)}
+
+
+def read_records(path) -> list[Record]:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: file not found; run the stage that produces it first (dvc repro)")
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                records.append(Record(**{k: v for k, v in obj.items() if k in _FIELDS}))
+            except (json.JSONDecodeError, TypeError) as e:
+                raise UserError(f"{path}:{line_no}: not a cycle-instruct record ({e}); regenerate it with dvc repro")
+    return records
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temp path beside `path`; rename it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_records(path, records) -> None:
+    with atomic_path(path) as tmp, jsonlines.open(tmp, mode="w") as w:
+        for r in records:
+            w.write(asdict(r))
+
+
+def write_json(path, obj) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_json(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: file not found; run the stage that produces it first (dvc repro)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Yield a temp folder beside `path`; it replaces `path` only if the block succeeds."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
