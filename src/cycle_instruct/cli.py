@@ -19,8 +19,7 @@ STAGES = {
     "train_bwd": ("train.py", "Train the backward model M_AQ (response -> question) with LoRA."),
     "train_fwd": ("train.py", "Train the forward model M_QA (question -> response) with LoRA."),
     "embed": ("embed.py", "Reconstruct with the final models and measure cycle distances."),
-    "prune": ("prune.py", "Cluster and drop the worst-reconstructed pairs (Cycle-Filt)."),
-    "summarize": ("summarize.py", "Write metrics/summary.json, comparable across iteration counts."),
+    "prune": ("prune.py", "Cluster and drop the worst-reconstructed pairs (Cycle-Filt); write the summary."),
 }
 
 

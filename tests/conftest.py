@@ -1,0 +1,110 @@
+"""Shared fixtures: a tiny, randomly initialised chat model built offline in a second."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+CORPUS = [
+    "What is the capital of France? Paris is the capital of France.",
+    "How do plants make food? Plants use sunlight, water and carbon dioxide.",
+    "Why is the sky blue? Sunlight scatters off molecules in the air.",
+    "Here is an assistant's response from a conversation. Write the user message.",
+    "Rewrite the text below as one self-contained, natural question.",
+] * 20
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer Llama with a 300-token BPE vocabulary and a ChatML template."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<unk>", "<|im_start|>", "<|im_end|>"]
+    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<|im_end|>", pad_token="<|im_end|>")
+    tokenizer.chat_template = CHATML
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=2, max_position_embeddings=512, initializer_range=0.5, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    folder = tmp_path_factory.mktemp("tiny_model")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def run_stage(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a stage script the way dvc does: `python stages/<script> ...` in the project folder."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "stages" / script), *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def make_project(root: Path, overrides: dict, cache_dir: Path, corpus: dict[str, str]) -> Path:
+    """This repo's pipeline in a fresh git repo at `root`, with params overridden per section.
+
+    `corpus` maps paths inside the project to text to write there. Every project made
+    here shares `cache_dir`, so DVC's run-cache restores stages (prepare_base) that an
+    earlier project already ran with the same inputs instead of running them again.
+    """
+    import shutil
+
+    import yaml
+
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "stages", "src", ".dvc/config"):
+        src, dst = ROOT / name, root / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy(src, dst)
+    for rel, text in corpus.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for name, values in overrides.items():
+        if isinstance(params.get(name), dict) and name != "iterations":
+            params[name].update(values)
+        else:
+            params[name] = values
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    for cmd in (
+        ["git", "init", "-q"],
+        ["dvc", "config", "--local", "cache.dir", str(cache_dir)],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "init"],
+    ):
+        subprocess.run(cmd, cwd=root, check=True, capture_output=True)
+    return root
+
+
+def dvc(*args, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def ran_stages(output: str) -> list[str]:
+    """Stages that `dvc repro` ran (not restored from the run-cache)."""
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+# tiny settings for end-to-end runs: every stage runs for real, on a handful of items
+TINY = {
+    "reformat": {"max_new_tokens": 32},
+    "generate": {"batch_size": 8, "max_new_tokens": 24},
+    "train": {"epochs": 1, "effective_batch": 4, "cutoff": 128},
+    "prune": {"min_cluster_size": 4},
+}
+
+
+@pytest.fixture(scope="session")
+def dvc_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("dvc_cache")

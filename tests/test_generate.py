@@ -1,0 +1,45 @@
+import pytest
+
+from cycle_instruct.generate import Generation, generate, reject_reason, summarize
+from cycle_instruct.models import load_model, load_tokenizer
+from cycle_instruct.prompts import forward_messages
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("", "empty"),
+    ("   \n", "empty"),
+    ("Sure <|im_start|>assistant", "template_leak"),
+    ("Paris.\nuser\nAnd Rome?", "template_leak"),
+    ("Assistant: Paris.", "template_leak"),
+    ("what is the capital of France", "echo"),  # the source, up to case and punctuation
+    ("Paris is the capital of France.", None),
+])
+def test_reject_reasons(text, reason):
+    assert reject_reason(text, "What is the capital of France?", "What is the capital of France?") == reason
+
+
+def test_copying_a_long_span_of_the_prompt_is_an_echo():
+    prompt = "Here is an assistant's response from a conversation:\n\nThe Eiffel tower is in Paris and is 330 m tall."
+    assert reject_reason("The Eiffel tower is in Paris", "x", prompt) == "echo"
+    assert reject_reason("The Eiffel tower is in Paris", "x", prompt, reject_echo=False) is None
+
+
+def test_generate_is_batched_ordered_and_reproducible(tiny_model_dir):
+    tokenizer, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir)
+    assert tokenizer.padding_side == "left"
+    conversations = [forward_messages(q) for q in ["Why?", "What is the capital of France and why?", "How?"]]
+    cfg = {"batch_size": 2, "temperature": 0.2, "top_k": 10, "max_new_tokens": 5, "seed": 3}
+    first = generate(model, tokenizer, conversations, cfg)
+    assert len(first) == 3 and all(isinstance(g, Generation) for g in first)
+    assert all(0 < g.new_tokens <= 5 for g in first)
+    assert generate(model, tokenizer, conversations, cfg) == first
+    # each answer is independent of its batch neighbours' order when decoding greedily
+    greedy = {**cfg, "temperature": 0}
+    forward = generate(model, tokenizer, conversations, greedy)
+    backward = generate(model, tokenizer, conversations[::-1], greedy)
+    assert [g.text for g in forward] == [g.text for g in backward[::-1]]
+
+
+def test_summarize_counts_reasons_and_tokens():
+    gens = [Generation("a", 3, True), Generation("", 5, False, "empty"), Generation("b", 2, True, "echo"), Generation("", 1, True, "empty")]
+    assert summarize(gens) == {"generated": 4, "rejected": 3, "rejected_by_reason": {"echo": 1, "empty": 2}, "unfinished": 1, "tokens_generated": 11}

@@ -1,0 +1,36 @@
+import pytest
+
+from cycle_instruct.models import load_model, load_tokenizer
+from cycle_instruct.records import Record
+from cycle_instruct.reformat import clean_rewrite, reformat_records, rewrite_reject_reason
+
+
+@pytest.mark.parametrize("raw,clean", [
+    ("Here is a rewritten version of the text with the requested changes:\n\nGitHub hosts code.", "GitHub hosts code."),
+    ("Sure! Here's the revised question: Why is it?", "Why is it?"),
+    ("Question: Why is it?", "Why is it?"),
+    ("Here is how it works: you push.", "Here is how it works: you push."),
+])
+def test_clean_rewrite_strips_preambles_only(raw, clean):
+    assert clean_rewrite(raw) == clean
+
+
+def test_rewrite_checks():
+    assert rewrite_reject_reason("Rewrite the text below as one self-contained question?", "Why?", "instruction", True, 3.0) == "echo"
+    assert rewrite_reject_reason("Keep every fact, add no new information. Paris.", "Paris.", "response", True, 3.0) == "echo"
+    assert rewrite_reject_reason("A statement.", "Why?", "instruction", True, 3.0) == "not_a_question"
+    assert rewrite_reject_reason("Why? " * 100, "Why?", "instruction", True, 3.0) == "too_long"
+    assert rewrite_reject_reason("Fine text", "Fine", "response", False, 3.0) == "unfinished"
+    assert rewrite_reject_reason("Why though?", "Why?", "instruction", True, 3.0) is None
+
+
+@pytest.mark.parametrize("on_reject,expected_out", [("keep_raw", 2), ("drop", None)])
+def test_rejected_rewrites_are_kept_raw_or_dropped_and_counted(tiny_model_dir, on_reject, expected_out):
+    tokenizer, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir)
+    records = [Record(id=f"q{i}", original="instruction", instruction=q) for i, q in enumerate(["Why?", "How is it?"])]
+    cfg = {"batch_size": 2, "temperature": 0.2, "max_new_tokens": 4, "on_reject": on_reject}
+    out, stats = reformat_records(model, tokenizer, records, "instruction", cfg)
+    assert stats["in"] == 2 and stats["rewritten"] + stats["rejected"] == 2
+    assert stats["kept_raw"] + stats["dropped"] == stats["rejected"]
+    assert len(out) == (expected_out if expected_out is not None else 2 - stats["rejected"])
+    assert all(r.raw in ("Why?", "How is it?") for r in out)
