@@ -13,6 +13,7 @@ from cycle_instruct.prompts import forward_messages
     ("Assistant: Paris.", "template_leak"),
     ("what is the capital of France", "echo"),  # the source, up to case and punctuation
     ("Paris is the capital of France.", None),
+    ("The credits were used to create an effect called the movie " * 4, "repetitive"),
 ])
 def test_reject_reasons(text, reason):
     assert reject_reason(text, "What is the capital of France?", "What is the capital of France?") == reason

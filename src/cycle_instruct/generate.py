@@ -24,12 +24,23 @@ def _normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
+def is_repetitive(text: str, n: int = 3, min_words: int = 24, min_unique: float = 0.5) -> bool:
+    """A degenerate loop: fewer than half of the word n-grams of a longer text are distinct."""
+    words = _normalize(text).split()
+    if len(words) < min_words:
+        return False
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(set(grams)) < min_unique * len(grams)
+
+
 def reject_reason(text: str, source: str, prompt: str, reject_echo: bool = True) -> str | None:
     """Why `text` (generated from `source` via `prompt`) must not be used, or None."""
     if not text.strip():
         return "empty"
     if _LEAK.search(text):
         return "template_leak"
+    if is_repetitive(text):
+        return "repetitive"
     if reject_echo:
         norm = _normalize(text)
         if norm == _normalize(source) or (len(norm) >= 20 and norm in _normalize(prompt)):
