@@ -13,7 +13,8 @@ setup:
 
 demo: setup
 	dvc repro
-	dvc metrics show
+	dvc metrics show metrics/summary.json
+	cycle-instruct show data/final/cycle_filt.jsonl -n 3
 
 test: setup
 	$(PYTHON) -m pytest -v

@@ -21,15 +21,16 @@ from cycle_instruct.records import read_records, write_json, write_records
 @click.command()
 @click.option("--base", required=True, help="prepared base model folder")
 @click.option("--iterations", "iterations_dir", required=True, help="folder holding one folder per iteration")
+@click.option("--iteration", type=int, default=None, help="the iteration to reconstruct (default: the last)")
 @click.option("--out", required=True, help="Cycle-Inst dataset (JSONL) with distances")
 @click.option("--embeddings", required=True, help="embeddings of the original sides (.npy)")
 @click.option("--metrics", required=True)
 @exit_on_user_error
-def main(base, iterations_dir, out, embeddings, metrics):
+def main(base, iterations_dir, iteration, out, embeddings, metrics):
     start = time.perf_counter()
     params = load_params()
     cfg, model_cfg = section(params, "generate"), section(params, "model")
-    final = f"{iterations_dir}/{iteration_chain(params)[-1]}"
+    final = f"{iterations_dir}/{iteration if iteration is not None else iteration_chain(params)[-1]}"
     tokenizer = load_tokenizer(base)
     dataset, report = [], {"iteration": int(final.rsplit("/", 1)[1])}
     # pairs whose question is real are reconstructed by M_AQ, those whose answer is real by M_QA

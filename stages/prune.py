@@ -21,8 +21,8 @@ from cycle_instruct.summary import summarize_run
 @click.option("--out", required=True, help="Cycle-Filt dataset")
 @click.option("--pruned", required=True, help="the pairs the filter dropped, for inspection")
 @click.option("--metrics", required=True)
-@click.option("--metrics-dir", required=True, help="the other stages' metrics, for the summary")
-@click.option("--summary", required=True)
+@click.option("--metrics-dir", help="the other stages' metrics, for the summary")
+@click.option("--summary", help="where to write the run's summary (needs --metrics-dir)")
 @exit_on_user_error
 def main(dataset, embeddings, out, pruned, metrics, metrics_dir, summary):
     start = time.perf_counter()
@@ -45,7 +45,8 @@ def main(dataset, embeddings, out, pruned, metrics, metrics_dir, summary):
         "wall_seconds": round(time.perf_counter() - start, 2),
     }
     write_json(metrics, report)
-    write_json(summary, summarize_run(metrics_dir, iteration_chain(params), report))
+    if summary:
+        write_json(summary, summarize_run(metrics_dir, iteration_chain(params), report))
 
 
 if __name__ == "__main__":

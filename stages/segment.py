@@ -13,7 +13,7 @@ import click
 from cycle_instruct.errors import exit_on_user_error
 from cycle_instruct.params import load_params, section
 from cycle_instruct.records import write_json, write_records
-from cycle_instruct.segment import build_records, check_both_sides
+from cycle_instruct.segment import build_records, check_both_sides, hold_out, scrub_items
 from cycle_instruct.sources import load_corpus
 
 
@@ -21,17 +21,22 @@ from cycle_instruct.sources import load_corpus
 @click.option("--questions", required=True, help="output JSONL of question records")
 @click.option("--answers", required=True, help="output JSONL of answer records")
 @click.option("--gold", required=True, help="output JSONL of full pairs, where the input has them (never trained on)")
+@click.option("--test", "test_out", required=True, help="output JSONL of held-out pairs (segment.test_size) for evaluation")
 @click.option("--metrics", required=True)
 @exit_on_user_error
-def main(questions, answers, gold, metrics):
+def main(questions, answers, gold, test_out, metrics):
     start = time.perf_counter()
     cfg = section(load_params(), "segment")
     corpus = load_corpus(cfg)
-    q_records, a_records, gold_records = build_records(corpus.items, cfg, corpus.stats)
+    scrub_items(corpus.items, cfg, corpus.stats)
+    items, test = hold_out(corpus.items, float(cfg.get("test_size", 0)), int(cfg.get("seed", 0)))
+    corpus.stats["test_pairs"] = len(test)
+    q_records, a_records, gold_records = build_records(items, cfg, corpus.stats)
     check_both_sides(q_records, a_records, str(cfg["input"]))
     write_records(questions, q_records)
     write_records(answers, a_records)
     write_records(gold, gold_records)
+    write_records(test_out, test)
     write_json(metrics, {**dict(sorted(corpus.stats.items())), "wall_seconds": round(time.perf_counter() - start, 2)})
 
 

@@ -14,7 +14,7 @@ from cycle_instruct.errors import UserError, exit_on_user_error
 from cycle_instruct.models import has_adapter, load_model, load_tokenizer
 from cycle_instruct.params import load_params, section
 from cycle_instruct.records import atomic_dir, read_records, write_json
-from cycle_instruct.training import lora_model, seed_everything, train_lora
+from cycle_instruct.training import lora_model, train_lora
 
 
 @click.command()
@@ -32,7 +32,6 @@ def main(direction, base, pairs, previous, out, metrics, curve):
     if cfg.get("init", "fresh") not in ("fresh", "continue"):
         raise UserError(f"params.yaml: train.init is '{cfg['init']}'; use fresh or continue")
     records = read_records(pairs)
-    seed_everything(int(cfg.get("seed", 0)))
     tokenizer = load_tokenizer(base, padding_side="right")
     if cfg.get("init", "fresh") == "continue" and has_adapter(previous):
         model = load_model(base, previous, trainable=True)

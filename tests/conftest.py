@@ -63,7 +63,7 @@ def make_project(root: Path, overrides: dict, cache_dir: Path, corpus: dict[str,
 
     import yaml
 
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "stages", "src", ".dvc/config"):
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "stages", "src", ".dvc/config", "eval/dvc.yaml"):
         src, dst = ROOT / name, root / name
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy(src, dst)

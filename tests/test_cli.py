@@ -21,5 +21,5 @@ def test_stage_command_runs_the_stage_script_from_the_project(tmp_path):
     (tmp_path / "docs" / "f.txt").write_text("Is it?\n\nIt is.\n")
     (tmp_path / "params.yaml").write_text("segment:\n  input: docs\n")
     (tmp_path / "stages").symlink_to(__import__("conftest").ROOT / "stages")
-    subprocess.run(["cycle-instruct", "segment", "--questions", "q.jsonl", "--answers", "a.jsonl", "--gold", "g.jsonl", "--metrics", "m.json"], cwd=tmp_path, check=True)
+    subprocess.run(["cycle-instruct", "segment", "--questions", "q.jsonl", "--answers", "a.jsonl", "--gold", "g.jsonl", "--test", "t.jsonl", "--metrics", "m.json"], cwd=tmp_path, check=True)
     assert json.loads((tmp_path / "m.json").read_text())["questions"] == 1

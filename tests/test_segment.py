@@ -29,7 +29,7 @@ def test_one_sided_corpora_are_refused_with_advice():
 
 def _project(tmp_path, corpus_spec):
     (tmp_path / "params.yaml").write_text(f"segment:\n  input: {corpus_spec}\n")
-    return ["--questions", "out/q.jsonl", "--answers", "out/a.jsonl", "--gold", "out/g.jsonl", "--metrics", "out/m.json"]
+    return ["--questions", "out/q.jsonl", "--answers", "out/a.jsonl", "--gold", "out/g.jsonl", "--test", "out/t.jsonl", "--metrics", "out/m.json"]
 
 
 def test_segment_stage_writes_records_and_metrics(tmp_path):

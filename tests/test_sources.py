@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cycle_instruct.errors import UserError
-from cycle_instruct.segment import build_records, split_long
+from cycle_instruct.segment import build_records, hold_out, scrub_items, split_long
 from cycle_instruct.sources import find_inputs, load_corpus
 
 DATA = Path(__file__).parent / "data"
@@ -15,8 +15,12 @@ FLASHCARDS = {"instruction": "input", "response": "output", "context": ""}
 
 
 def segment(cfg):
+    """What the segment stage does, minus the files: load, scrub, hold out, build."""
     corpus = load_corpus(cfg)
-    q, a, gold = build_records(corpus.items, cfg, corpus.stats)
+    scrub_items(corpus.items, cfg, corpus.stats)
+    items, test = hold_out(corpus.items, float(cfg.get("test_size", 0)), 0)
+    q, a, gold = build_records(items, cfg, corpus.stats)
+    corpus.stats["test"] = test
     return q, a, gold, corpus.stats
 
 
@@ -213,3 +217,21 @@ def test_find_inputs_accepts_file_folder_and_glob(tmp_path):
     assert find_inputs(str(tmp_path / "x.txt")) == [tmp_path / "x.txt"]
     assert find_inputs(str(tmp_path)) == [tmp_path / "sub" / "y.jsonl", tmp_path / "x.txt"]
     assert find_inputs(str(tmp_path / "**" / "*.jsonl")) == [tmp_path / "sub" / "y.jsonl"]
+
+
+def test_held_out_pairs_never_reach_the_loop_or_the_gold_file():
+    cfg = {"input": str(DATA / "dolly.jsonl"), "test_size": 4}
+    q, a, gold, stats = segment(cfg)
+    test = stats["test"]
+    assert len(test) == 4 and len(gold) == len(q) + len(a) == 8
+    held = {t.instruction for t in test} | {t.response for t in test}
+    assert not held & ({r.original_text for r in q + a} | {g.instruction for g in gold} | {g.response for g in gold})
+    assert all(t.instruction and t.response for t in test)
+    assert len(segment({**cfg, "test_size": 0.25})[3]["test"]) == 3
+    expect_error({**cfg, "test_size": 12}, r"segment.test_size 12 holds out all 12 gold pairs")
+
+
+def test_held_out_dialogue_pairs_remove_both_turns_from_the_loop():
+    q, a, gold, stats = segment({"input": str(DATA / "oasst.jsonl"), "test_size": 1})
+    (pair,) = stats["test"]
+    assert pair.instruction not in {r.instruction for r in q} and pair.response not in {r.response for r in a}

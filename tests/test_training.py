@@ -34,3 +34,14 @@ def test_lora_training_learns_and_saves_an_adapter(tiny_model_dir, tmp_path):
     assert has_adapter(tmp_path / "adapter")
     reloaded = load_model(tiny_model_dir, tmp_path / "adapter")
     assert type(reloaded).__name__ == "PeftModelForCausalLM"
+
+
+def test_same_data_gives_the_same_adapter(tiny_model_dir):
+    tokenizer = load_tokenizer(tiny_model_dir, padding_side="right")
+    pairs = [(forward_messages("Why is the sky blue?"), "Sunlight scatters.")] * 4
+    weights = []
+    for _ in range(2):
+        model = lora_model(load_model(tiny_model_dir, trainable=True), CFG)
+        train_lora(model, tokenizer, pairs, {**CFG, "epochs": 1})
+        weights.append({k: v.clone() for k, v in model.state_dict().items() if "lora_" in k})
+    assert weights[0].keys() == weights[1].keys() and all((weights[0][k] == weights[1][k]).all() for k in weights[0])

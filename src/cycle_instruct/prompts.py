@@ -60,3 +60,13 @@ def render_prompt(tokenizer, messages: list[dict]) -> str:
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return PLAIN_USER_PREFIX + messages[-1]["content"] + PLAIN_ASSISTANT_PREFIX
+
+JUDGE = (
+    "Rate how well the response answers the question, from 1 (not at all) to 5 (fully and "
+    "correctly). Reply with the number only.\n\nQuestion:\n{instruction}\n\nResponse:\n{response}"
+)
+
+
+def judge_messages(instruction: str, response: str) -> list[dict]:
+    """The optional local-model judge of a pair's relevance."""
+    return user_turn(JUDGE.format(instruction=instruction, response=response))

@@ -8,6 +8,7 @@ Before the loop, personal data is scrubbed, over-long paragraphs are split (or c
 exact and near-exact duplicates (equal up to case, spacing and punctuation) are removed.
 """
 
+import random
 import re
 from collections import Counter
 from pathlib import Path
@@ -69,9 +70,42 @@ def dedup_key(text: str) -> str:
     return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
 
 
+def scrub_items(items, cfg: dict, stats: Counter) -> None:
+    """Replace private data in every text (gold pairs too) before any model sees it."""
+    if not cfg.get("scrub_private", True):
+        return
+    found = Counter()
+    for item in items:
+        item.text = scrub(item.text, found)
+        if item.gold:
+            item.gold = tuple(scrub(t, Counter()) for t in item.gold)
+    stats.update({f"scrubbed_{k}": v for k, v in found.items()})
+
+
+def hold_out(items, size: float, seed: int) -> tuple[list, list[Record]]:
+    """Set aside `size` gold pairs (a count, or a share if below 1) that no method may see.
+
+    Every text equal to either side of a held-out pair leaves the loop's input as well, so
+    that neither the loop nor a baseline trains or generates on the test split.
+    """
+    paired = [i for i, item in enumerate(items) if item.gold]
+    n = round(size * len(paired)) if 0 < size < 1 else int(size)
+    if n <= 0:
+        return items, []
+    if n >= len(paired):
+        raise UserError(f"params.yaml: segment.test_size {size:g} holds out all {len(paired)} gold pairs; lower it so some remain for training")
+    chosen = set(random.Random(seed).sample(paired, n))
+    held_texts = {dedup_key(t) for i in chosen for t in items[i].gold}
+    test = [
+        Record(id=f"t{j:06d}", original=items[i].side, instruction=items[i].gold[0], response=items[i].gold[1], source=items[i].source)
+        for j, i in enumerate(sorted(chosen))
+    ]
+    rest = [item for i, item in enumerate(items) if i not in chosen and dedup_key(item.text) not in held_texts]
+    return rest, test
+
+
 def build_records(items, cfg: dict, stats: Counter) -> tuple[list[Record], list[Record], list[Record]]:
-    """Scrub, bound the length of, deduplicate and number the items: (questions, answers, gold)."""
-    privacy = Counter()
+    """Bound the length of, deduplicate and number the items: (questions, answers, gold)."""
     max_chars, mode = int(cfg.get("max_chars", 2000)), cfg.get("long_paragraphs", "split")
     if mode not in ("split", "truncate"):
         raise UserError(f"params.yaml: segment.long_paragraphs '{mode}' is unknown; use split or truncate")
@@ -79,12 +113,15 @@ def build_records(items, cfg: dict, stats: Counter) -> tuple[list[Record], list[
     records = {INSTRUCTION: [], RESPONSE: []}
     gold = []
     for item in items:
-        text = scrub(item.text, privacy) if cfg.get("scrub_private", True) else item.text
-        pieces = [text]
-        if len(text) > max_chars:
+        pieces = [item.text]
+        if len(item.text) > max_chars:
             stats["long_paragraphs"] += 1
-            pieces = split_long(text, max_chars) if mode == "split" else [text[:max_chars]]
-            stats[f"long_paragraphs_{mode}_into" if mode == "split" else "long_paragraphs_truncated"] += len(pieces) if mode == "split" else 1
+            if mode == "split":
+                pieces = split_long(item.text, max_chars)
+                stats["long_paragraphs_split_into"] += len(pieces)
+            else:
+                pieces = [item.text[:max_chars]]
+                stats["long_paragraphs_truncated"] += 1
         for piece in pieces:
             if len(piece) < min_chars:
                 stats["too_short"] += 1
@@ -98,9 +135,7 @@ def build_records(items, cfg: dict, stats: Counter) -> tuple[list[Record], list[
             record_id = f"{'q' if item.side == INSTRUCTION else 'a'}{len(side_records):06d}"
             side_records.append(Record(id=record_id, original=item.side, source=item.source, **{item.side: piece}))
             if item.gold and piece is pieces[0]:
-                instruction, response = (scrub(t, Counter()) if cfg.get("scrub_private", True) else t for t in item.gold)
-                gold.append(Record(id=record_id, original=item.side, instruction=instruction, response=response, source=item.source))
-    stats.update({f"scrubbed_{k}": v for k, v in privacy.items()})
+                gold.append(Record(id=record_id, original=item.side, instruction=item.gold[0], response=item.gold[1], source=item.source))
     stats["questions"], stats["answers"], stats["gold_pairs"] = len(records[INSTRUCTION]), len(records[RESPONSE]), len(gold)
     return records[INSTRUCTION], records[RESPONSE], gold
 

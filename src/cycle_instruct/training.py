@@ -47,8 +47,10 @@ def _collate(examples, pad_id):
 
 
 def lora_model(model, cfg: dict):
+    """A fresh LoRA adapter on `model`; seeded, so the same data gives the same adapter."""
     from peft import LoraConfig, get_peft_model
 
+    seed_everything(int(cfg.get("seed", 0)))
     config = LoraConfig(
         r=int(cfg["lora_r"]),
         lora_alpha=int(cfg["lora_alpha"]),

@@ -1,0 +1,74 @@
+"""Evaluation building blocks: the paper's baselines, offline scores, and the report table.
+
+Everything is measured without an external judge: embedding cosine and ROUGE-L against
+gold text on a held-out split, and question-answer relevance of a dataset's pairs.
+"""
+
+import random
+import re
+
+import numpy as np
+
+from .records import Record
+
+_WORD = re.compile(r"\w+")
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1 over lower-cased word tokens (longest common subsequence)."""
+    c, r = _WORD.findall(candidate.lower()), _WORD.findall(reference.lower())
+    if not c or not r:
+        return 0.0
+    previous = [0] * (len(r) + 1)
+    for word in c:
+        current = [0]
+        for j, ref_word in enumerate(r):
+            current.append(previous[j] + 1 if word == ref_word else max(previous[j + 1], current[j]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(c), lcs / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine of two sets of unit-length embeddings."""
+    return np.sum(a * b, axis=1)
+
+
+def take_share(items: list, percent: float, seed: int) -> list:
+    """A seeded random `percent`% of `items` (at least one unless 0%), in their original order."""
+    if percent <= 0:
+        return []
+    n = max(1, round(len(items) * percent / 100))
+    keep = set(random.Random(seed).sample(range(len(items)), min(n, len(items))))
+    return [x for i, x in enumerate(items) if i in keep]
+
+
+def cluster_seeds(embeddings: np.ndarray, n: int, seed: int) -> list[int]:
+    """Clust-k%: k-means with n clusters; the member nearest each centroid is its seed."""
+    from sklearn.cluster import KMeans
+
+    n = max(1, min(n, len(embeddings)))
+    km = KMeans(n_clusters=n, n_init=10, random_state=seed).fit(embeddings)
+    chosen = []
+    for c in range(n):
+        members = np.flatnonzero(km.labels_ == c)
+        distances = np.linalg.norm(embeddings[members] - km.cluster_centers_[c], axis=1)
+        chosen.append(int(members[np.argmin(distances)]))
+    return sorted(chosen)
+
+
+def only_side(record: Record, side: str) -> Record:
+    """The pair with only `side` filled in, as a model sees an unpaired text."""
+    return Record(id=record.id, original=side, source=record.source, **{side: getattr(record, side)})
+
+
+def histogram(values, bins: np.ndarray) -> list[int]:
+    return np.histogram(np.asarray(list(values), dtype=float), bins=bins)[0].tolist()
+
+
+def mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(float(np.mean(values)), 4) if values else None

@@ -1,0 +1,91 @@
+"""The evaluation pipeline end to end, CI profile: real DVC, real models, a dozen Dolly pairs."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY, dvc, make_project, ran_stages
+
+pytestmark = pytest.mark.integration
+DATA = Path(__file__).parent / "data"
+METHODS = ["vanilla", "all_sft", "rand20", "clust20", "cycle_inst_1", "cycle_filt_1"]
+EVAL_TINY = {
+    **TINY,
+    "iterations": {"1": {"prev": "0"}},
+    "segment": {"input": "data/raw/dolly.jsonl", "format": "instructions", "test_size": 3},
+    "eval": {
+        "sft": {"vanilla": 0, "all_sft": 100},
+        "seeds": {"rand20": {"select": "random", "percent": 20}, "clust20": {"select": "cluster", "percent": 20}},
+        "methods": METHODS,
+    },
+}
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory, dvc_cache):
+    root = make_project(tmp_path_factory.mktemp("eval"), EVAL_TINY, dvc_cache, {"data/raw/dolly.jsonl": (DATA / "dolly.jsonl").read_text()})
+    run = dvc("repro", "eval/dvc.yaml", cwd=root)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return root, run.stdout
+
+
+def test_every_method_is_scored_in_the_report(evaluated):
+    root, output = evaluated
+    stages = [name.split(":")[-1] for name in ran_stages(output)]  # eval/dvc.yaml:report -> report
+    assert {f"downstream@{m}" for m in METHODS} <= set(stages) and stages[-1] == "report"
+    report = (root / "eval/report.md").read_text()
+    for method in METHODS:
+        row = next(line for line in report.splitlines() if line.startswith(f"| {method} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(c != "-" for c in cells[1:6]), row  # pairs, answer/question cosine and ROUGE-L
+    vanilla = json.loads((root / "eval/metrics/downstream/vanilla.json").read_text())
+    all_sft = json.loads((root / "eval/metrics/downstream/all_sft.json").read_text())
+    assert vanilla["train_pairs"] == 0 and all_sft["train_pairs"] == 9
+    assert 0 <= all_sft["answer"]["rouge_l"] <= 1 and -1 <= all_sft["question"]["cosine"] <= 1
+
+
+def test_no_method_sees_the_test_split(evaluated):
+    root, _ = evaluated
+    test = read_jsonl(root / "data/segments/test.jsonl")
+    held = {t["instruction"] for t in test} | {t["response"] for t in test}
+    assert len(test) == 3
+    for dataset in (root / "eval/data/datasets").glob("*.jsonl"):
+        for pair in read_jsonl(dataset):
+            assert pair["instruction"] not in held and pair["response"] not in held, dataset.name
+
+
+def test_baselines_are_built_from_seeds(evaluated):
+    root, _ = evaluated
+    gold = {g["id"]: g for g in read_jsonl(root / "data/segments/gold.jsonl")}
+    for name in ("rand20", "clust20"):
+        metrics = json.loads((root / f"eval/metrics/backtranslate/{name}.json").read_text())
+        assert metrics["seeds"] == 2 and metrics["rest"] == 7
+        pairs = read_jsonl(root / f"eval/data/datasets/{name}.jsonl")
+        seeds = [p for p in pairs if p["instruction"] == gold[p["id"]]["instruction"] and p["response"] == gold[p["id"]]["response"]]
+        assert len(seeds) >= 2 and len(pairs) == metrics["pairs"]
+
+
+def test_quality_and_plots(evaluated):
+    root, _ = evaluated
+    quality = json.loads((root / "eval/metrics/quality.json").read_text())
+    assert {"all_sft", "rand20", "cycle_inst_1", "cycle_filt_1"} <= set(quality)
+    assert "pruned_relevance" in quality["cycle_filt_1"] and "vanilla" not in quality
+    distances = json.loads((root / "eval/plots/distances.json").read_text())
+    total = sum(b["kept"] + b["pruned"] for b in distances)
+    assert len(distances) == 20 and total == len(read_jsonl(root / "eval/data/datasets/cycle_inst_1.jsonl"))
+    trend = json.loads((root / "eval/plots/iterations.json").read_text())
+    assert [(t["iteration"], t["method"]) for t in trend] == [(1, "cycle_inst"), (1, "cycle_filt")]
+
+
+def test_plain_repro_leaves_evaluation_alone_and_eval_repro_is_idempotent(evaluated):
+    root, _ = evaluated
+    again = dvc("repro", "eval/dvc.yaml", cwd=root)
+    assert again.returncode == 0 and ran_stages(again.stdout) == []
+    main = dvc("repro", cwd=root)
+    assert main.returncode == 0 and ran_stages(main.stdout) == []
+    assert "downstream@vanilla" not in dvc("status", cwd=root).stdout
