@@ -49,3 +49,36 @@ def test_segment_stage_error_is_one_line_and_leaves_no_output(tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: docs: no paragraph contains a question mark")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+BAD_INPUTS = {  # name: (files to write, segment params, expected start of the error after "error: ")
+    "missing path": ({}, "input: nope", "nope: no such file, folder or glob match"),
+    "empty folder": ({"docs/.keep": ""}, "input: docs/sub", "docs/sub: no such file"),
+    "empty file": ({"docs/a.txt": ""}, "input: docs/a.txt", "docs/a.txt: file is empty"),
+    "no question marks": ({"docs/a.txt": "A.\n\nB.\n"}, "input: docs", "docs: no paragraph contains a question mark"),
+    "only questions": ({"docs/a.txt": "A?\n\nB?\n"}, "input: docs", "docs: every paragraph contains a question mark"),
+    "non-UTF-8": ({"docs/a.txt": b"Why?\n\ncaf\xe9\n"}, "input: docs", "docs/a.txt:3: not valid UTF-8"),
+    "binary file": ({"docs/a.txt": b"\x00\x01\x02"}, "input: docs/a.txt", "docs/a.txt: looks like a binary file"),
+    "malformed JSON line": ({"d.jsonl": '{"instruction": "a?", "response": "b"}\n{oops\n'}, "input: d.jsonl", "d.jsonl:2: malformed JSON"),
+    "missing field": ({"d.jsonl": '{"instruction": "a?"}\n'}, "input: d.jsonl\n  format: instructions", "d.jsonl:1: record has no field 'response'"),
+    "wrong type": ({"d.jsonl": '{"instruction": "a?", "response": 3}\n'}, "input: d.jsonl", "d.jsonl:1: field 'response' is a int"),
+    "broken parent link": (
+        {"o.jsonl": '{"message_id": "m1", "parent_id": "gone", "text": "Hi?", "role": "prompter"}\n'},
+        "input: o.jsonl", "o.jsonl:1: parent_id gone of message m1 is not in the file",
+    ),
+    "unknown format": ({"docs/a.txt": "A?\n\nB.\n"}, "input: docs\n  format: csv", "params.yaml: segment.format 'csv' is unknown"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_stops_the_stage_with_one_line_and_no_output(case, tmp_path):
+    files, params, message = BAD_INPUTS[case]
+    for rel, content in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(content if isinstance(content, bytes) else content.encode())
+    (tmp_path / "params.yaml").write_text(f"segment:\n  {params}\n")
+    args = ["--questions", "out/q.jsonl", "--answers", "out/a.jsonl", "--gold", "out/g.jsonl", "--test", "out/t.jsonl", "--metrics", "out/m.json"]
+    result = run_stage("segment.py", *args, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {message}"), result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
