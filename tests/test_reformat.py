@@ -9,6 +9,8 @@ from cycle_instruct.reformat import clean_rewrite, reformat_records, rewrite_rej
     ("Here is a rewritten version of the text with the requested changes:\n\nGitHub hosts code.", "GitHub hosts code."),
     ("Sure! Here's the revised question: Why is it?", "Why is it?"),
     ("Question: Why is it?", "Why is it?"),
+    ("The text is re-written as:\n\nText:\nSwitchgrass grows fast.", "Switchgrass grows fast."),
+    ("The version you need is: 3.11", "The version you need is: 3.11"),
     ("Here is how it works: you push.", "Here is how it works: you push."),
 ])
 def test_clean_rewrite_strips_preambles_only(raw, clean):

@@ -8,12 +8,16 @@ from .prompts import REFORMAT_ANSWER, REFORMAT_QUESTION, reformat_messages
 from .records import INSTRUCTION
 from .segment import is_question
 
-_PREAMBLE = re.compile(r"^\s*(sure[,!.]?\s*)?here('s| is) (a |the |my )?[^\n:]{0,60}(rewrit|revis|reword|version)[^\n:]{0,60}:\s*", re.IGNORECASE)
+_PREAMBLE = re.compile(
+    r"^\s*((sure[,!.]?\s*)?here('s| is) (a |the |my )?[^\n:]{0,60}(rewrit|revis|reword|version)[^\n:]{0,60}"
+    r"|the (text|question|response|answer|passage)( is| has been)? (re-?written|revised|reworded)( as| below)?)\s*:\s*",
+    re.IGNORECASE,
+)
 _LABEL = re.compile(r"^\s*(rewritten\s+)?(question|text|response|answer)\s*:\s*", re.IGNORECASE)
 
 
 def clean_rewrite(text: str) -> str:
-    """Drop a leading 'Here is a rewritten version:' or 'Question:' that small models add."""
+    """Drop a leading 'Here is a rewritten version:', 'The text is re-written as:' or 'Question:' that small models add."""
     return _LABEL.sub("", _PREAMBLE.sub("", text, count=1), count=1).strip()
 
 
