@@ -13,7 +13,7 @@ import click
 from cycle_instruct.cycle import relabel, training_pairs
 from cycle_instruct.embedding import embed, load_embedder
 from cycle_instruct.errors import UserError, exit_on_user_error
-from cycle_instruct.evaluation import cosine_rows, mean, only_side, rouge_l
+from cycle_instruct.evaluation import cosine_rows, mean, only_side, rouge_l, sem
 from cycle_instruct.models import load_model, load_tokenizer
 from cycle_instruct.params import load_params, section
 from cycle_instruct.records import INSTRUCTION, RESPONSE, Record, read_records, write_json, write_records
@@ -44,14 +44,16 @@ def main(method, base, dataset, test_file, predictions, metrics):
             _, report[f"train_{direction}"] = train_lora(model, load_tokenizer(base, padding_side="right"), training_pairs(pairs, direction), section(params, "train"))
         # each test pair shows the model only the side it reads; it writes the other
         inputs = [only_side(t, INSTRUCTION if target == RESPONSE else RESPONSE) for t in test]
-        generated = {r.id: getattr(r, target) for r in relabel(model, tokenizer, inputs, section(params, "generate"), iteration=0)[0]}
-        texts = [generated.get(t.id, "") for t in test]
+        # every output is scored as written; the checks that drop pseudo-pairs only count here
+        filled, stats = relabel(model, tokenizer, inputs, section(params, "generate"), iteration=0, keep_rejected=True)
+        texts = [getattr(r, target) for r in filled]
         gold = [getattr(t, target) for t in test]
-        name = "answer" if target == RESPONSE else "question"
-        report[name] = {
-            "cosine": mean(cosine_rows(embed(embedder, texts), embed(embedder, gold)).tolist()),
-            "rouge_l": mean(rouge_l(c, g) for c, g in zip(texts, gold)),
-            "rejected": sum(t.id not in generated for t in test),
+        cosines = cosine_rows(embed(embedder, texts), embed(embedder, gold)).tolist()
+        rouges = [rouge_l(c, g) for c, g in zip(texts, gold)]
+        report["answer" if target == RESPONSE else "question"] = {
+            "cosine": mean(cosines), "cosine_sem": sem(cosines),
+            "rouge_l": mean(rouges), "rouge_l_sem": sem(rouges),
+            "rejected": stats["rejected"], "rejected_by_reason": stats["rejected_by_reason"], "unfinished": stats["unfinished"],
         }
         outputs += [Record(id=t.id, original=target, instruction=t.instruction, response=t.response, reconstruction=text) for t, text in zip(test, texts)]
         del model

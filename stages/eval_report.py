@@ -20,8 +20,9 @@ def lookup(row: dict, dotted: str):
     return row
 
 
-def fmt(value) -> str:
-    return "-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
+def fmt(value, error=None) -> str:
+    text = "-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
+    return text if error is None else f"{text} ± {error:.3f}"
 
 
 @click.command()
@@ -42,8 +43,11 @@ def main(downstream, quality, datasets, pruned_dir, report, plots_dir):
              "| method | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
     for m in methods:
         q = quality_scores.get(m, {})
-        cells = [fmt(lookup(rows[m], key)) for _, key in COLUMNS] + [fmt(q.get("relevance"))] + ([fmt(q.get("judge"))] if judged else [])
+        cells = [fmt(lookup(rows[m], key), lookup(rows[m], key + "_sem")) for _, key in COLUMNS] + [fmt(q.get("relevance"))] + ([fmt(q.get("judge"))] if judged else [])
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    if any(lookup(r, "answer.cosine_sem") is not None for r in rows.values()):
+        lines += ["", "± is the standard error of the mean over the held-out pairs: a gap between two rows "
+                  "smaller than about twice it is within chance."]
     lines += ["", "| Cycle-Filt | kept pairs | kept relevance | pruned pairs | pruned relevance |", "|---|---|---|---|---|"]
     for k in iteration_chain(params):
         q = quality_scores.get(f"cycle_filt_{k}", {})

@@ -18,6 +18,15 @@ def test_relabel_fills_the_missing_side_with_the_iteration(tiny_model_dir):
     assert originals.get("a1", ANSWER.response) == ANSWER.response
 
 
+def test_relabel_can_keep_every_record_for_scoring(tiny_model_dir):
+    tokenizer, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir)
+    kept, _ = relabel(model, tokenizer, [QUESTION, ANSWER], CFG, iteration=0)
+    every, stats = relabel(model, tokenizer, [QUESTION, ANSWER], CFG, iteration=0, keep_rejected=True)
+    assert [r.id for r in every] == ["q1", "a1"] and stats["generated"] == 2
+    assert every[0].instruction == QUESTION.instruction and every[1].response == ANSWER.response
+    assert all(r in every for r in kept)  # same seed: the default keeps a subset of the same records
+
+
 def test_training_pairs_point_each_direction_at_the_real_side():
     pseudo_answer = Record(id="q1", original="instruction", instruction="Why?", response="Because.", iteration=1)
     (messages, target), = training_pairs([pseudo_answer], "bwd")

@@ -47,6 +47,11 @@ def test_every_method_is_scored_in_the_report(evaluated):
     all_sft = json.loads((root / "eval/metrics/downstream/all_sft.json").read_text())
     assert vanilla["train_pairs"] == 0 and all_sft["train_pairs"] == 9
     assert 0 <= all_sft["answer"]["rouge_l"] <= 1 and -1 <= all_sft["question"]["cosine"] <= 1
+    assert all_sft["answer"]["cosine_sem"] >= 0 and "rejected_by_reason" in all_sft["question"]
+    assert "±" in report and "standard error" in report
+    # a rejected output is still scored as written, so every held-out pair has both predictions
+    predictions = read_jsonl(root / "eval/data/predictions/all_sft.jsonl")
+    assert sorted(p["original"] for p in predictions) == ["instruction"] * 3 + ["response"] * 3
 
 
 def test_no_method_sees_the_test_split(evaluated):

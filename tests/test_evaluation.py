@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cycle_instruct.evaluation import cluster_seeds, cosine_rows, histogram, mean, only_side, rouge_l, take_share
+from cycle_instruct.evaluation import cluster_seeds, cosine_rows, histogram, mean, only_side, rouge_l, sem, take_share
 from cycle_instruct.records import Record
 
 
@@ -46,3 +46,4 @@ def test_small_helpers():
     assert cosine_rows(a, np.array([[1.0, 0.0], [1.0, 0.0]])).tolist() == [1.0, 0.0]
     assert histogram([0.05, 0.15, 0.16, 1.9], np.linspace(0, 2, 21))[:2] == [1, 2]
     assert mean([1, None, 2]) == 1.5 and mean([]) is None
+    assert sem([1.0, 2.0, 3.0, None]) == 0.5774 and sem([1.0]) is None  # std 1 over sqrt(3)

@@ -12,8 +12,11 @@ from .prompts import backward_messages, forward_messages
 from .records import INSTRUCTION, RESPONSE
 
 
-def relabel(model, tokenizer, records, cfg: dict, iteration: int):
-    """Fill in the missing side of every record; rejected generations drop the record."""
+def relabel(model, tokenizer, records, cfg: dict, iteration: int, keep_rejected: bool = False):
+    """Fill in the missing side of every record; rejected generations drop the record.
+
+    `keep_rejected` keeps them (the evaluation scores every output a model writes).
+    """
     conversations = [
         forward_messages(r.instruction) if r.original == INSTRUCTION else backward_messages(r.response) for r in records
     ]
@@ -21,7 +24,7 @@ def relabel(model, tokenizer, records, cfg: dict, iteration: int):
     out = []
     for record, conv, g in zip(records, conversations, generations):
         g.reject = reject_reason(g.text, record.original_text, conv[-1]["content"])
-        if g.reject is None:
+        if g.reject is None or keep_rejected:
             missing = RESPONSE if record.original == INSTRUCTION else INSTRUCTION
             out.append(replace(record, iteration=iteration, **{missing: g.text}))
     return out, {"in": len(records), "out": len(out), **summarize(generations)}

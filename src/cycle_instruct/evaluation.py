@@ -72,3 +72,9 @@ def histogram(values, bins: np.ndarray) -> list[int]:
 def mean(values) -> float | None:
     values = [v for v in values if v is not None]
     return round(float(np.mean(values)), 4) if values else None
+
+
+def sem(values) -> float | None:
+    """Standard error of the mean: how far a mean over a small test split can move by chance."""
+    values = [v for v in values if v is not None]
+    return round(float(np.std(values, ddof=1) / np.sqrt(len(values))), 4) if len(values) > 1 else None
