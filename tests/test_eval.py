@@ -85,6 +85,12 @@ def test_quality_and_plots(evaluated):
     assert len(distances) == 20 and total == len(read_jsonl(root / "eval/data/datasets/cycle_inst_1.jsonl"))
     trend = json.loads((root / "eval/plots/iterations.json").read_text())
     assert [(t["iteration"], t["method"]) for t in trend] == [(1, "cycle_inst"), (1, "cycle_filt")]
+    shown = dvc("plots", "show", "--json", cwd=root)  # what `dvc plots show` draws from these files
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    plots = json.loads(shown.stdout)["data"]
+    histogram = next(v for k, v in plots.items() if k.startswith("Cycle-Filt, last iteration"))
+    assert {p["field"] for p in histogram[0]["content"]["data"]["values"]} == {"kept", "pruned"}
+    assert plots["eval/plots/iterations.json"][0]["content"]["data"]["values"]
 
 
 def test_plain_repro_leaves_evaluation_alone_and_eval_repro_is_idempotent(evaluated):
