@@ -5,7 +5,10 @@ import sys
 
 
 class UserError(Exception):
-    """Bad input or configuration: the message says which file (and line) and what to do."""
+    """Bad input or configuration: the message says which file (and line) and what to do.
+
+    One problem per line: several wrong params are reported together, each on its own line.
+    """
 
 
 def exit_on_user_error(fn):
@@ -16,7 +19,8 @@ def exit_on_user_error(fn):
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            print(f"error: {e}", file=sys.stderr)
+            for line in str(e).splitlines() or [""]:
+                print(f"error: {line}", file=sys.stderr)
             sys.exit(1)
 
     return wrapper

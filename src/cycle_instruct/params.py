@@ -1,52 +1,264 @@
-"""Read params.yaml: configuration is data; every stage reads its own section."""
+"""params.yaml, typed and validated once: one schema per section, no defaults in code.
 
+Every key must be present in params.yaml (the one place a default lives), unknown keys are
+refused (a typo never silently means the default), and every wrong value is reported on
+one line naming the key, the value and what is allowed.
+"""
+
+import difflib
+import re
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
 
+PARAMS_FILE = "params.yaml"
+EMBEDDED_BASE = "smollm2-135m-instruct"
+EMBEDDED_EMBEDDER = "all-MiniLM-L6-v2"
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
-def load_params(path="params.yaml") -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: not found; run from the project folder (the one with dvc.yaml)")
-    try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file")
-    if not isinstance(params, dict):
-        raise UserError(f"{path}: expected a mapping of sections at the top level")
-    return params
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Positive = Annotated[int, Field(ge=1)]
+Percent = Annotated[float, Field(ge=0, le=100)]
 
 
-def section(params: dict, name: str, path="params.yaml") -> dict:
-    if not isinstance(params.get(name), dict):
-        raise UserError(f"{path}: missing section '{name}:'; see the params reference in README.md")
-    return params[name]
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def but(self, **changes):
+        """A copy with some values changed, validated like the file (used by tests and eval)."""
+        return type(self).model_validate(_merge(self.model_dump(), changes))
 
 
-def iteration_chain(params: dict, path="params.yaml") -> list[int]:
-    """The iterations in run order, checked to form one chain that starts at 0 (the base model)."""
-    items = section(params, "iterations", path)
-    prev_of = {}
-    for key, item in items.items():
-        if not isinstance(key, str):
-            # DVC's foreach silently skips non-string keys: the iteration would never run
-            raise UserError(f'{path}: iteration key {key} must be quoted ("{key}": {{prev: ...}}) or DVC skips it')
-        if not isinstance(item, dict) or "prev" not in item:
-            raise UserError(f"{path}: iterations.{key} needs a 'prev:' naming the previous iteration (0 = base model)")
-        prev_of[int(key)] = int(item["prev"])
+def _model_spec(value: str, what: str, embedded: str) -> str:
+    if value == embedded or Path(value).exists() or _HUB_ID.match(value):
+        return value
+    raise ValueError(f"{what} not found: give '{embedded}' (embedded), an existing folder or file, or a hub id owner/name")
+
+
+class ModelParams(Section):
+    base: str
+    embedder: str
+
+    @field_validator("base")
+    @classmethod
+    def _base_exists(cls, v):
+        return _model_spec(v, "base model", EMBEDDED_BASE)
+
+    @field_validator("embedder")
+    @classmethod
+    def _embedder_exists(cls, v):
+        return _model_spec(v, "embedding model", EMBEDDED_EMBEDDER)
+
+
+class Fields(Section):
+    instruction: str
+    context: str  # "" ignores context
+    response: str
+    text: str
+
+
+class SegmentParams(Section):
+    input: str
+    format: Literal["auto", "text", "instructions", "dialogue"]
+    fields: Fields
+    question_share: Share
+    seed: int
+    on_bad_record: Literal["error", "skip"]
+    scrub_private: bool
+    max_chars: Positive
+    long_paragraphs: Literal["split", "truncate"]
+    min_chars: Annotated[int, Field(ge=0)]
+    test_size: Annotated[float, Field(ge=0)]  # a count, or a share if below 1
+
+    @field_validator("test_size")
+    @classmethod
+    def _count_or_share(cls, v):
+        if v >= 1 and v != int(v):
+            raise ValueError("must be a share below 1 or a whole count")
+        return v
+
+
+class ReformatParams(Section):
+    enabled: bool
+    on_reject: Literal["keep_raw", "drop"]
+    max_new_tokens: Positive
+    max_length_ratio: Annotated[float, Field(gt=0)]
+
+
+class GenerateParams(Section):
+    batch_size: Positive
+    temperature: Annotated[float, Field(ge=0)]  # 0 is greedy
+    top_k: Positive
+    max_new_tokens: Positive
+    seed: int
+
+
+class TrainParams(Section):
+    init: Literal["fresh", "continue"]
+    lora_r: Positive
+    lora_alpha: Positive
+    lora_dropout: Annotated[float, Field(ge=0, lt=1)]
+    target_modules: str | list[str]
+    lr: Annotated[float, Field(gt=0)]
+    weight_decay: Annotated[float, Field(ge=0)]
+    max_grad_norm: Annotated[float, Field(gt=0)]
+    warmup_ratio: Share
+    micro_batch: Positive
+    effective_batch: Positive
+    cutoff: Annotated[int, Field(ge=16)]
+    epochs: Positive
+    seed: int
+
+    @model_validator(mode="after")
+    def _batches_fit(self):
+        if self.effective_batch < self.micro_batch:
+            raise ValueError(f"train.effective_batch ({self.effective_batch}) must be at least train.micro_batch ({self.micro_batch})")
+        return self
+
+
+class Iteration(Section):
+    prev: Annotated[int, Field(ge=0)]
+
+
+class PruneParams(Section):
+    k: Positive
+    min_cluster_size: Positive
+    fraction: Fraction
+    seed: int
+
+
+class SeedSpec(Section):
+    select: Literal["random", "cluster"]
+    percent: Annotated[float, Field(gt=0, le=100)]
+
+
+class EvalParams(Section):
+    seed: int
+    sft: dict[str, Percent]
+    seeds: dict[str, SeedSpec]
+    methods: list[str]
+    judge: bool
+
+
+class Params(Section):
+    model: ModelParams
+    segment: SegmentParams
+    reformat: ReformatParams
+    generate: GenerateParams
+    train: TrainParams
+    iterations: dict[str, Iteration]
+    prune: PruneParams
+    eval: EvalParams
+
+    @field_validator("iterations", mode="before")
+    @classmethod
+    def _quoted_keys(cls, v):
+        if isinstance(v, dict):
+            for key in v:
+                if not isinstance(key, str):
+                    # DVC's foreach silently skips non-string keys: the iteration would never run
+                    raise ValueError(f'key {key} must be quoted ("{key}": {{prev: ...}}) or DVC skips it')
+                if not key.isdigit() or key == "0":
+                    raise ValueError(f"key '{key}' must be a whole number from 1 up (quoted); 0 is the base model")
+        return v
+
+    @field_validator("iterations")
+    @classmethod
+    def _one_chain(cls, v):
+        iteration_chain(v)
+        return v
+
+    @model_validator(mode="after")
+    def _methods_exist(self):
+        chain = self.chain
+        known = set(self.eval.sft) | set(self.eval.seeds) | {f"{kind}_{k}" for k in chain for kind in ("cycle_inst", "cycle_filt")}
+        unknown = [m for m in self.eval.methods if m not in known]
+        if unknown:
+            raise ValueError(f"eval.methods names {unknown}, which are neither in eval.sft, eval.seeds nor cycle_inst_k/cycle_filt_k of an iteration")
+        return self
+
+    @property
+    def chain(self) -> list[int]:
+        """The iterations in run order (validated on load)."""
+        return iteration_chain(self.iterations)
+
+
+def iteration_chain(iterations: dict[str, Iteration]) -> list[int]:
+    """The iterations in run order: one chain of `prev` links that starts at 0 (the base model)."""
+    if not iterations:
+        raise ValueError('empty; add at least "1": {prev: 0}')
+    prev_of = {int(k): it.prev for k, it in iterations.items()}
     chain, current = [], 0
     while True:
-        nxt = [k for k, p in prev_of.items() if p == current]
+        nxt = sorted(k for k, p in prev_of.items() if p == current)
+        if len(nxt) > 1:
+            raise ValueError(f"{nxt} all name {current} as prev; the iterations must form one chain")
         if not nxt:
             break
-        if len(nxt) > 1:
-            raise UserError(f"{path}: iterations {nxt} all name {current} as prev; the iterations must form one chain")
         chain.append(nxt[0])
         current = nxt[0]
     if len(chain) != len(prev_of):
         orphans = sorted(set(prev_of) - set(chain))
-        raise UserError(f"{path}: iterations {orphans} are not reachable from 0; each 'prev:' must name an existing iteration")
+        raise ValueError(f"{orphans} are not reachable from 0 (a missing prev, or a cycle); each prev must name an earlier iteration")
     return chain
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _key(loc) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _explain(error: dict, path: str) -> str:
+    """One line per wrong value: the key, the value given and what is allowed."""
+    loc, kind = error["loc"], error["type"]
+    key = _key(loc)
+    if kind == "missing":
+        return f"{path}: {key} is missing; add it (README, Params, lists every key with its meaning)"
+    if kind == "extra_forbidden":
+        section = _key(loc[:-1])
+        model = Params
+        for part in loc[:-1]:
+            field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+            model = field.annotation if field is not None and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) else None
+            if model is None:
+                break
+        known = list(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {section + '.' if section else ''}{close[0]}?" if close else f"known keys: {', '.join(known)}" if known else "remove it"
+        return f"{path}: {key} is not a known key; {hint}"
+    message = error["msg"].removeprefix("Value error, ").replace("Input should be", "should be")
+    if not key:
+        return f"{path}: {message}"
+    where = key if isinstance(error.get("input"), dict) else f"{key} = {error['input']!r}"
+    return f"{path}: {where}: {message}"
+
+
+def parse_params(raw, path: str = PARAMS_FILE) -> Params:
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of sections at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as e:
+        raise UserError("\n".join(_explain(err, path) for err in e.errors(include_url=False))) from None
+
+
+def load_params(path=PARAMS_FILE) -> Params:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: not found; run from the project folder (the one with dvc.yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file")
+    return parse_params(raw, str(path))
