@@ -1,28 +1,10 @@
-"""Evaluation: the supervised reference datasets, cut from the gold pairs of the training split.
+"""DVC stage `eval_sft_data`: evaluation: SFT reference datasets cut from the gold pairs.
 
-All-SFT uses 100% of the gold pairs, SFT-80 a seeded 80%, Vanilla 0% (the untuned base model).
+The recipe is cycle_instruct.steps.eval_sft_data.run; `python stages/eval_sft_data.py --help` lists the options.
 """
 
-import click
-
-from cycle_instruct.errors import UserError, exit_on_user_error
-from cycle_instruct.evaluation import take_share
-from cycle_instruct.params import load_params, section
-from cycle_instruct.records import read_records, write_records
-
-
-@click.command()
-@click.option("--name", required=True, help="a key of eval.sft (vanilla, all_sft, sft80)")
-@click.option("--gold", required=True, help="gold pairs of the training split (segment's gold file)")
-@click.option("--out", required=True)
-@exit_on_user_error
-def main(name, gold, out):
-    cfg = section(load_params(), "eval")
-    pairs = read_records(gold)
-    if not pairs:
-        raise UserError(f"{gold}: no gold pairs; evaluation needs paired input (segment.format instructions or dialogue)")
-    write_records(out, take_share(pairs, float(cfg["sft"][name]), int(cfg.get("seed", 0))))
-
+import _checkout  # noqa: F401  (this checkout's src/ first on sys.path)
+from cycle_instruct.steps.eval_sft_data import command
 
 if __name__ == "__main__":
-    main()
+    command()

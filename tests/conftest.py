@@ -52,6 +52,38 @@ def run_stage(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess
     return subprocess.run([sys.executable, str(ROOT / "stages" / script), *args], cwd=cwd, capture_output=True, text=True, env=env)
 
 
+def params_yaml(overrides: dict) -> dict:
+    """The shipped params.yaml (the one place defaults live) with values changed per section.
+
+    Sections are merged key by key; `iterations` is replaced whole.
+    """
+    import yaml
+
+    from cycle_instruct.params import _merge
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    iterations = overrides.get("iterations")
+    params = _merge(params, {k: v for k, v in overrides.items() if k != "iterations"})
+    if iterations is not None:
+        params["iterations"] = iterations
+    return params
+
+
+def write_params(folder: Path, overrides: dict) -> Path:
+    import yaml
+
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params_yaml(overrides), sort_keys=False, allow_unicode=True))
+    return path
+
+
+def shipped_params(**overrides):
+    """Typed params: the shipped params.yaml with values changed, validated like the file."""
+    from cycle_instruct.params import parse_params
+
+    return parse_params(params_yaml(overrides))
+
+
 def make_project(root: Path, overrides: dict, cache_dir: Path, corpus: dict[str, str]) -> Path:
     """This repo's pipeline in a fresh git repo at `root`, with params overridden per section.
 
@@ -61,29 +93,28 @@ def make_project(root: Path, overrides: dict, cache_dir: Path, corpus: dict[str,
     """
     import shutil
 
-    import yaml
+    from cycle_instruct.plots import write_offline_template
 
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "stages", "src", ".dvc/config", "eval/dvc.yaml"):
+    files = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages", "src", ".dvc/config", ".dvc/.gitignore",
+             "eval/dvc.yaml", "eval/.dvcignore", "eval/.dvc/config", "eval/.dvc/.gitignore")
+    for name in files:
         src, dst = ROOT / name, root / name
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy(src, dst)
     for rel, text in corpus.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for name, values in overrides.items():
-        if isinstance(params.get(name), dict) and name != "iterations":
-            params[name].update(values)
-        else:
-            params[name] = values
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
-    for cmd in (
-        ["git", "init", "-q"],
-        ["dvc", "config", "--local", "cache.dir", str(cache_dir)],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "init"],
+    write_params(root, overrides)
+    template = ROOT / ".dvc" / "plots_offline.html"
+    shutil.copy(template, root / ".dvc") if template.exists() else write_offline_template(root / ".dvc" / "plots_offline.html")
+    for cmd, cwd in (
+        (["git", "init", "-q"], root),
+        (["dvc", "config", "--local", "cache.dir", str(cache_dir)], root),
+        (["dvc", "config", "--local", "cache.dir", str(cache_dir)], root / "eval"),  # the eval subrepo shares it
+        (["git", "add", "-A"], root),
+        (["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "init"], root),
     ):
-        subprocess.run(cmd, cwd=root, check=True, capture_output=True)
+        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
     return root
 
 

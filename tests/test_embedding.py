@@ -1,6 +1,7 @@
 import numpy as np
 
-from cycle_instruct.embedding import distance_stats, embed, l2_distances, load_embedder
+from cycle_instruct.distances import distance_stats, l2_distances
+from cycle_instruct.embedding import embed, load_embedder
 
 
 def test_embedded_minilm_ranks_faithful_reconstructions_closer():

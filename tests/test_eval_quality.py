@@ -2,7 +2,9 @@ import json
 
 from cycle_instruct.records import Record, write_records
 
-from conftest import run_stage
+from cycle_instruct.steps import eval_quality
+
+from conftest import shipped_params
 
 
 def test_quality_scores_relevance_pruned_pairs_and_the_optional_judge(tmp_path, tiny_model_dir):
@@ -11,12 +13,8 @@ def test_quality_scores_relevance_pruned_pairs_and_the_optional_judge(tmp_path, 
     write_records(tmp_path / "datasets/cycle_filt_1.jsonl", [good])
     write_records(tmp_path / "datasets/vanilla.jsonl", [])
     write_records(tmp_path / "cycle/1/pruned.jsonl", [off_topic])
-    (tmp_path / "params.yaml").write_text(
-        "model: {embedder: all-MiniLM-L6-v2}\neval: {judge: true}\n"
-        "generate: {batch_size: 2, temperature: 0, max_new_tokens: 4, seed: 0}\n"
-    )
-    result = run_stage("eval_quality.py", "--base", str(tiny_model_dir), "--datasets", "datasets", "--pruned", "cycle", "--metrics", "q.json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    params = shipped_params(eval={"judge": True}, generate={"batch_size": 2, "temperature": 0, "max_new_tokens": 4})
+    eval_quality.run(params, tiny_model_dir, tmp_path / "datasets", tmp_path / "cycle", tmp_path / "q.json")
     scores = json.loads((tmp_path / "q.json").read_text())
     assert "vanilla" not in scores  # an empty dataset has nothing to score
     filt = scores["cycle_filt_1"]

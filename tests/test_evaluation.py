@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from cycle_instruct.evaluation import cluster_seeds, cosine_rows, histogram, mean, only_side, rouge_l, sem, take_share
+from cycle_instruct.distances import distance_histogram
+from cycle_instruct.evaluation import cluster_seeds, cosine_rows, mean, only_side, rouge_l, sem, take_share
 from cycle_instruct.records import Record
 
 
@@ -44,6 +45,7 @@ def test_only_side_hides_the_other_side():
 def test_small_helpers():
     a = np.array([[1.0, 0.0], [0.0, 1.0]])
     assert cosine_rows(a, np.array([[1.0, 0.0], [1.0, 0.0]])).tolist() == [1.0, 0.0]
-    assert histogram([0.05, 0.15, 0.16, 1.9], np.linspace(0, 2, 21))[:2] == [1, 2]
+    bins = distance_histogram([0.05, 0.15, 0.16], [1.95])
+    assert len(bins) == 20 and [b["kept"] for b in bins[:2]] == [1, 2] and bins[-1] == {"distance": 1.9, "kept": 0, "pruned": 1}
     assert mean([1, None, 2]) == 1.5 and mean([]) is None
     assert sem([1.0, 2.0, 3.0, None]) == 0.5774 and sem([1.0]) is None  # std 1 over sqrt(3)

@@ -4,6 +4,8 @@ from cycle_instruct.generate import Generation, generate, reject_reason, summari
 from cycle_instruct.models import load_model, load_tokenizer
 from cycle_instruct.prompts import forward_messages
 
+from conftest import shipped_params
+
 
 @pytest.mark.parametrize("text,reason", [
     ("", "empty"),
@@ -29,13 +31,13 @@ def test_generate_is_batched_ordered_and_reproducible(tiny_model_dir):
     tokenizer, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir)
     assert tokenizer.padding_side == "left"
     conversations = [forward_messages(q) for q in ["Why?", "What is the capital of France and why?", "How?"]]
-    cfg = {"batch_size": 2, "temperature": 0.2, "top_k": 10, "max_new_tokens": 5, "seed": 3}
+    cfg = shipped_params(generate={"batch_size": 2, "temperature": 0.2, "top_k": 10, "max_new_tokens": 5, "seed": 3}).generate
     first = generate(model, tokenizer, conversations, cfg)
     assert len(first) == 3 and all(isinstance(g, Generation) for g in first)
     assert all(0 < g.new_tokens <= 5 for g in first)
     assert generate(model, tokenizer, conversations, cfg) == first
     # each answer is independent of its batch neighbours' order when decoding greedily
-    greedy = {**cfg, "temperature": 0}
+    greedy = cfg.but(temperature=0)
     forward = generate(model, tokenizer, conversations, greedy)
     backward = generate(model, tokenizer, conversations[::-1], greedy)
     assert [g.text for g in forward] == [g.text for g in backward[::-1]]

@@ -28,7 +28,7 @@ def test_every_stage_ran_with_iterations_chained(project):
         assert order == sorted(order)
     assert stages.index("train_fwd@1") < stages.index("relabel_answers@2")
     assert stages.index("segment") < stages.index("reformat") < stages.index("relabel_answers@1")
-    assert stages[-2:] == ["embed", "prune"]
+    assert stages[-3:] == ["embed", "prune", "summary"]
     dot = dvc("dag", "--dot", cwd=root).stdout
     assert '"train_fwd@1" -> "relabel_answers@2"' in dot
 
@@ -57,12 +57,15 @@ def test_adapters_and_metrics_exist_per_iteration(project):
         train = json.loads((root / f"metrics/iterations/{it}/train_fwd.json").read_text())
         assert train["optimizer_steps"] > 0 and train["final_loss"] > 0
         relabel = json.loads((root / f"metrics/iterations/{it}/relabel_answers.json").read_text())
-        assert {"in", "out", "rejected", "rejected_by_reason", "tokens_generated", "wall_seconds"} <= set(relabel)
+        assert {"in", "out", "rejected", "rejected_by_reason", "tokens_generated"} <= set(relabel)
     summary = json.loads((root / "metrics/summary.json").read_text())
     assert summary["iterations"] == 2 and summary["cycle_filt_pairs"] + summary["pruned"] == summary["cycle_inst_pairs"]
+    timing = json.loads((root / "metrics/timings/train_fwd_2.json").read_text())
+    assert timing["wall_seconds"] > 0 and "wall_seconds" not in train  # timings live apart from metrics
     shown = json.loads(dvc("metrics", "show", "--json", cwd=root).stdout)
     names = set(next(iter(shown.values()))["data"])
     assert "metrics/iterations/2/train_bwd.json" in names and "metrics/summary.json" in names
+    assert not any(name.startswith("metrics/timings") for name in names)
     assert json.loads((root / "metrics/curves/train_bwd_2.json").read_text())[0]["step"] == 1
 
 
@@ -81,6 +84,61 @@ def test_second_repro_does_nothing_and_prune_params_rerun_only_prune(project):
     params["prune"]["fraction"] = 0.25
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = dvc("repro", cwd=root)
-    assert changed.returncode == 0 and ran_stages(changed.stdout) == ["prune"]
+    assert changed.returncode == 0 and ran_stages(changed.stdout) == ["prune", "summary"]
     prune = json.loads((root / "metrics/prune.json").read_text())
     assert prune["pruned"] == round(0.25 * prune["in"])
+
+
+def commit(root, message: str) -> None:
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, capture_output=True)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    subprocess.run([*git, "commit", "--allow-empty", "-qm", message], cwd=root, check=True, capture_output=True)
+
+
+def test_metrics_diff_shows_data_not_timings_and_no_load_failure(project):
+    root, _ = project
+    commit(root, "run")  # as the README says: commit dvc.lock and metrics/ after a run
+    diff = dvc("metrics", "diff", "--all", cwd=root)
+    assert diff.returncode == 0 and "failed to load" not in diff.stdout + diff.stderr
+    assert "wall_seconds" not in diff.stdout and "cycle_filt_pairs" in diff.stdout
+
+
+def test_plots_render_offline_with_the_kept_vs_pruned_histogram(project):
+    root, _ = project
+    shown = dvc("plots", "show", "-o", "plots_out", cwd=root)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    page = (root / "plots_out" / "index.html").read_text()
+    assert "<script src=" not in page and "cdn." not in page  # nothing loaded from the network
+    assert "window.vegaEmbed" in page and page.count("vegaEmbed('#") >= 3  # the bundle, and one call per plot
+    assert "kept vs pruned" in page and "train_fwd_2" in page
+
+
+def test_a_fresh_clone_pulls_the_main_data_and_nothing_else(project, tmp_path):
+    """eval/ is its own DVC project: plain pull, dag and exp run in the root never see it."""
+    import shutil
+
+    root, _ = project
+    remote = tmp_path / "remote"
+    assert dvc("remote", "add", "-d", "--local", "store", str(remote), cwd=root).returncode == 0
+    assert dvc("push", cwd=root).returncode == 0
+    commit(root, "run")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True, capture_output=True)
+    assert dvc("remote", "add", "-d", "--local", "store", str(remote), cwd=clone).returncode == 0
+    assert dvc("config", "--local", "cache.dir", str(tmp_path / "clone_cache"), cwd=clone).returncode == 0
+    pulled = dvc("pull", cwd=clone)
+    assert pulled.returncode == 0, pulled.stdout[-2000:] + pulled.stderr[-2000:]
+    assert (clone / "data/final/cycle_filt.jsonl").read_text() == (root / "data/final/cycle_filt.jsonl").read_text()
+    assert not (clone / "eval" / "data").exists()
+    dag = dvc("dag", "--dot", cwd=clone).stdout
+    assert '"prune"' in dag and "eval" not in dag
+    status = dvc("status", cwd=clone)
+    assert status.returncode == 0 and "up to date" in status.stdout
+    shutil.rmtree(tmp_path / "clone_cache")
+
+
+def test_exp_run_prints_no_warnings_about_the_evaluation(project):
+    root, _ = project
+    run = dvc("exp", "run", cwd=root)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "eval/" not in run.stdout + run.stderr and "WARNING" not in run.stdout + run.stderr

@@ -10,15 +10,18 @@ from cycle_instruct.errors import UserError
 from cycle_instruct.segment import build_records, hold_out, scrub_items, split_long
 from cycle_instruct.sources import find_inputs, load_corpus
 
+from conftest import shipped_params
+
 DATA = Path(__file__).parent / "data"
 FLASHCARDS = {"instruction": "input", "response": "output", "context": ""}
 
 
-def segment(cfg):
+def segment(changes: dict):
     """What the segment stage does, minus the files: load, scrub, hold out, build."""
+    cfg = shipped_params(segment=changes).segment
     corpus = load_corpus(cfg)
     scrub_items(corpus.items, cfg, corpus.stats)
-    items, test = hold_out(corpus.items, float(cfg.get("test_size", 0)), 0)
+    items, test = hold_out(corpus.items, cfg.test_size, 0)
     q, a, gold = build_records(items, cfg, corpus.stats)
     corpus.stats["test"] = test
     return q, a, gold, corpus.stats
@@ -201,7 +204,7 @@ def test_broken_parent_link_in_a_dialogue_tree(tmp_path):
 
 
 def test_unknown_format_name(tmp_path):
-    expect_error({"input": str(tmp_path), "format": "csv"}, r"segment.format 'csv' is unknown; use one of auto, text, instructions, dialogue")
+    expect_error({"input": str(tmp_path), "format": "csv"}, r"segment.format = 'csv': should be 'auto', 'text', 'instructions' or 'dialogue'")
 
 
 def test_undetectable_json_says_to_set_the_format(tmp_path):

@@ -1,8 +1,11 @@
 from cycle_instruct.models import has_adapter, load_model, load_tokenizer
 from cycle_instruct.prompts import forward_messages, render_prompt
-from cycle_instruct.training import lora_model, tokenize_pair, train_lora
+from cycle_instruct.training import lora_model, tokenize_pair, train_lora, training_pairs
+from cycle_instruct.records import Record
 
-CFG = {"lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lr": 0.01, "micro_batch": 2, "effective_batch": 4, "cutoff": 64, "epochs": 8, "seed": 0}
+from conftest import shipped_params
+
+CFG = shipped_params(train={"lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lr": 0.01, "micro_batch": 2, "effective_batch": 4, "cutoff": 64, "epochs": 8, "seed": 0}).train
 
 
 def test_only_the_target_is_labelled(tiny_model_dir):
@@ -42,6 +45,15 @@ def test_same_data_gives_the_same_adapter(tiny_model_dir):
     weights = []
     for _ in range(2):
         model = lora_model(load_model(tiny_model_dir, trainable=True), CFG)
-        train_lora(model, tokenizer, pairs, {**CFG, "epochs": 1})
+        train_lora(model, tokenizer, pairs, CFG.but(epochs=1))
         weights.append({k: v.clone() for k, v in model.state_dict().items() if "lora_" in k})
     assert weights[0].keys() == weights[1].keys() and all((weights[0][k] == weights[1][k]).all() for k in weights[0])
+
+
+def test_training_pairs_point_each_direction_at_the_real_side():
+    pseudo_answer = Record(id="q1", original="instruction", instruction="Why?", response="Because.", iteration=1)
+    (messages, target), = training_pairs([pseudo_answer], "bwd")
+    assert target == "Why?" and "Because." in messages[-1]["content"] and "user message" in messages[-1]["content"]
+    pseudo_question = Record(id="a1", original="response", instruction="How?", response="Like this.", iteration=1)
+    (messages, target), = training_pairs([pseudo_question], "fwd")
+    assert target == "Like this." and messages == [{"role": "user", "content": "How?"}]

@@ -1,52 +1,67 @@
-"""`cycle-instruct`: run one pipeline stage by hand, or look at a dataset.
+"""`cycle-instruct`: run one pipeline stage by hand, check params.yaml, or look at a dataset.
 
-`dvc repro` is the normal way to run the pipeline; these commands run the same stage
-scripts (stages/*.py of the project in the current folder) with the same arguments.
+`dvc repro` is the normal way to run the pipeline; `cycle-instruct <stage>` calls the same
+recipe (cycle_instruct.steps.<stage>) with the same options as `stages/<stage>.py`.
 """
 
+import importlib
 import json
-import runpy
-import sys
-from pathlib import Path
 
 import click
 
-STAGES = {
-    "prepare_base": ("prepare_base.py", "Convert the base model once into a local safetensors folder."),
-    "segment": ("segment.py", "Split raw documents into question and answer paragraphs."),
-    "reformat": ("reformat.py", "Rewrite questions and answers with the base model."),
-    "relabel": ("relabel.py", "Generate the missing side of records (pseudo-answers or pseudo-questions)."),
-    "train_bwd": ("train.py", "Train the backward model M_AQ (response -> question) with LoRA."),
-    "train_fwd": ("train.py", "Train the forward model M_QA (question -> response) with LoRA."),
-    "embed": ("embed.py", "Reconstruct with the final models and measure cycle distances."),
-    "prune": ("prune.py", "Cluster and drop the worst-reconstructed pairs (Cycle-Filt); write the summary."),
+from .errors import exit_on_user_error
+from .params import load_params
+
+STAGES = {  # command name: (module in cycle_instruct.steps, click command in it)
+    "prepare_base": ("prepare_base", "command"),
+    "segment": ("segment", "command"),
+    "reformat": ("reformat", "command"),
+    "relabel": ("relabel", "command"),
+    "train_bwd": ("train", "command_bwd"),
+    "train_fwd": ("train", "command_fwd"),
+    "embed": ("embed", "command"),
+    "prune": ("prune", "command"),
+    "summary": ("summary", "command"),
 }
 
 
-@click.group(help="Cycle-Instruct: seed-free instruction data from raw text. Run `dvc repro` for the whole pipeline.")
+class _Stages(click.Group):
+    """Stage commands are imported only when used: most of them load torch."""
+
+    def list_commands(self, ctx):
+        return sorted(super().list_commands(ctx)) + list(STAGES)
+
+    def get_command(self, ctx, name):
+        if name in STAGES:
+            module, attr = STAGES[name]
+            return getattr(importlib.import_module(f"cycle_instruct.steps.{module}"), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Stages, help="Cycle-Instruct: seed-free instruction data from raw text. Run `dvc repro` for the whole pipeline.")
 @click.version_option(package_name="cycle-instruct")
 def main():
     pass
 
 
-def _stage_command(name: str, script: str, help_text: str) -> click.Command:
-    @click.pass_context
-    def run(ctx):
-        path = Path("stages") / script
-        if not path.exists():
-            raise click.ClickException(f"{path}: not found; run cycle-instruct from the project folder (the one with dvc.yaml)")
-        extra = ["--direction", name[-3:]] if name.startswith("train_") else []
-        sys.argv = [str(path), *extra, *ctx.args]
-        runpy.run_path(str(path), run_name="__main__")
-
-    return click.Command(
-        name, callback=run, help=help_text + f" Runs stages/{script}; pass its options (see --help there).",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
-    )
+@main.command()
+@click.option("--params", "path", default="params.yaml", show_default=True, type=click.Path(dir_okay=False))
+@exit_on_user_error
+def check(path):
+    """Validate params.yaml: every key, type and range, and the iteration chain."""
+    params = load_params(path)
+    click.echo(f"{path}: ok ({len(params.chain)} iterations: {' -> '.join(['0', *map(str, params.chain)])})")
 
 
-for _name, (_script, _help) in STAGES.items():
-    main.add_command(_stage_command(_name, _script, _help))
+@main.command("plots-template")
+@click.option("--out", default=".dvc/plots_offline.html", show_default=True, type=click.Path(dir_okay=False),
+              help="where .dvc/config's plots.html_template points (eval/.dvc/config points here too)")
+@exit_on_user_error
+def plots_template(out):
+    """Write the HTML template that lets `dvc plots show` render offline (vega inline)."""
+    from .plots import write_offline_template
+
+    click.echo(f"{write_offline_template(out)}: offline template for dvc plots show")
 
 
 @main.command()
@@ -61,3 +76,7 @@ def show(dataset, count):
             click.secho(f"[{r['id']}] original={real} iteration={r.get('iteration')} distance={r.get('distance')}", bold=True)
             click.echo(f"  instruction: {r.get('instruction')}")
             click.echo(f"  response:    {r.get('response')}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,51 +1,40 @@
-"""Step 3 and the filter's reconstruction: each model generates the side its record lacks.
+"""The two generators at work: each writes the side of a pair that it does not read.
 
 M_QA (forward) answers questions; M_AQ (backward) writes the question behind a response.
-A record whose real side is the instruction is completed by M_QA; one whose real side is
-the response is completed by M_AQ.
+One function serves the loop's relabelling and the filter's reconstruction:
+- relabel (`reads="original"`): a record's real side is read and its missing side written;
+- reconstruct (`reads="generated"`): the generated side is read and the real side written
+  again, into `reconstruction` (q~ = M_AQ(a^), a~ = M_QA(q^)).
 """
 
 from dataclasses import replace
 
-from .generate import generate, reject_reason, summarize
+from .generate import generate, summarize
 from .prompts import backward_messages, forward_messages
 from .records import INSTRUCTION, RESPONSE
 
 
-def relabel(model, tokenizer, records, cfg: dict, iteration: int, keep_rejected: bool = False):
-    """Fill in the missing side of every record; rejected generations drop the record.
+def complete(model, tokenizer, records, cfg, reads: str = "original", iteration: int = 0, keep_rejected: bool = False):
+    """(records, metrics): each record with the side it lacks (or its reconstruction) filled in.
 
-    `keep_rejected` keeps them (the evaluation scores every output a model writes).
+    A rejected generation drops its record unless `keep_rejected` (the evaluation scores
+    every output a model writes; the filter gives every pair a distance).
     """
-    conversations = [
-        forward_messages(r.instruction) if r.original == INSTRUCTION else backward_messages(r.response) for r in records
-    ]
-    generations = generate(model, tokenizer, conversations, cfg, desc=f"relabel (iteration {iteration})")
+    if reads not in ("original", "generated"):
+        raise ValueError(f"reads must be 'original' or 'generated', not {reads!r}")
+    texts = [r.original_text if reads == "original" else r.generated_text for r in records]
+    reads_question = [(r.original == INSTRUCTION) == (reads == "original") for r in records]
+    conversations = [forward_messages(t) if q else backward_messages(t) for t, q in zip(texts, reads_question)]
+    desc = f"relabel (iteration {iteration})" if reads == "original" else "reconstruct"
+    generations = generate(model, tokenizer, conversations, cfg, sources=texts, desc=desc)
     out = []
-    for record, conv, g in zip(records, conversations, generations):
-        g.reject = reject_reason(g.text, record.original_text, conv[-1]["content"])
-        if g.reject is None or keep_rejected:
+    for record, g in zip(records, generations):
+        if g.reject is not None and not keep_rejected:
+            continue
+        if reads == "generated":
+            out.append(replace(record, reconstruction=g.text))
+        else:
             missing = RESPONSE if record.original == INSTRUCTION else INSTRUCTION
             out.append(replace(record, iteration=iteration, **{missing: g.text}))
     return out, {"in": len(records), "out": len(out), **summarize(generations)}
 
-
-def training_pairs(records, direction: str) -> list[tuple[list[dict], str]]:
-    """(messages, target): forward learns question -> response, backward response -> question."""
-    if direction == "fwd":
-        return [(forward_messages(r.instruction), r.response) for r in records]
-    return [(backward_messages(r.response), r.instruction) for r in records]
-
-
-def reconstruct(model, tokenizer, records, cfg: dict):
-    """Regenerate each record's original side from its generated side (q~ = M_AQ(a^), a~ = M_QA(q^)).
-
-    `records` must all share one `original` side, so one model serves them all.
-    """
-    conversations = [
-        backward_messages(r.response) if r.original == INSTRUCTION else forward_messages(r.instruction) for r in records
-    ]
-    generations = generate(model, tokenizer, conversations, cfg, desc="reconstruct")
-    for conv, g, r in zip(conversations, generations, records):
-        g.reject = reject_reason(g.text, r.generated_text, conv[-1]["content"])
-    return [replace(r, reconstruction=g.text) for r, g in zip(records, generations)], summarize(generations)

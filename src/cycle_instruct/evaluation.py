@@ -65,10 +65,6 @@ def only_side(record: Record, side: str) -> Record:
     return Record(id=record.id, original=side, source=record.source, **{side: getattr(record, side)})
 
 
-def histogram(values, bins: np.ndarray) -> list[int]:
-    return np.histogram(np.asarray(list(values), dtype=float), bins=bins)[0].tolist()
-
-
 def mean(values) -> float | None:
     values = [v for v in values if v is not None]
     return round(float(np.mean(values)), 4) if values else None
@@ -78,3 +74,4 @@ def sem(values) -> float | None:
     """Standard error of the mean: how far a mean over a small test split can move by chance."""
     values = [v for v in values if v is not None]
     return round(float(np.std(values, ddof=1) / np.sqrt(len(values))), 4) if len(values) > 1 else None
+

@@ -3,6 +3,7 @@
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -49,21 +50,26 @@ def reject_reason(text: str, source: str, prompt: str, reject_echo: bool = True)
 
 
 @torch.no_grad()
-def generate(model, tokenizer, conversations: list[list[dict]], cfg: dict, desc="generate") -> list[Generation]:
-    """Sample one reply per conversation; prompts are sorted by length to waste little padding."""
+def generate(model, tokenizer, conversations: list[list[dict]], cfg, sources: list[str] | None = None, *,
+             clean: Callable[[str], str] | None = None, check: Callable[[Generation, int], str | None] | None = None,
+             reject_echo: bool = True, desc="generate") -> list[Generation]:
+    """Sample one reply per conversation and judge it: each Generation comes back finished.
+
+    `sources[i]` is the text conversation i was made from; with it every reply gets the
+    common checks (`reject_reason`), then the caller's own `check`. `clean` tidies a reply
+    before it is checked. Prompts are sorted by length to waste little padding.
+    """
     prompts = [render_prompt(tokenizer, c) for c in conversations]
     plain = not getattr(tokenizer, "chat_template", None)  # chat templates add BOS themselves
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     eos_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
-    temperature = float(cfg.get("temperature", 0.2))
-    sampling = dict(do_sample=temperature > 0, max_new_tokens=int(cfg["max_new_tokens"]))
-    if temperature > 0:
-        sampling.update(temperature=temperature, top_k=int(cfg.get("top_k", 10)))
-    torch.manual_seed(int(cfg.get("seed", 0)))
+    sampling = dict(do_sample=cfg.temperature > 0, max_new_tokens=cfg.max_new_tokens)
+    if cfg.temperature > 0:
+        sampling.update(temperature=cfg.temperature, top_k=cfg.top_k)
+    torch.manual_seed(cfg.seed)
     results: list[Generation | None] = [None] * len(prompts)
-    batch_size = int(cfg.get("batch_size", 16))
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
-        idx = order[start : start + batch_size]
+    for start in tqdm(range(0, len(order), cfg.batch_size), desc=desc, unit="batch"):
+        idx = order[start : start + cfg.batch_size]
         enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=plain)
         enc = enc.to(model.device)
         out = model.generate(**enc, **sampling, pad_token_id=tokenizer.pad_token_id, top_p=None)
@@ -72,7 +78,12 @@ def generate(model, tokenizer, conversations: list[list[dict]], cfg: dict, desc=
             stop = next((n for n, t in enumerate(ids) if t in eos_ids), None)
             kept = ids if stop is None else ids[:stop]
             text = tokenizer.decode(kept, skip_special_tokens=False).strip()
-            results[i] = Generation(text=text, new_tokens=len(kept) + (stop is not None), finished=stop is not None)
+            g = Generation(text=clean(text) if clean else text, new_tokens=len(kept) + (stop is not None), finished=stop is not None)
+            if sources is not None:
+                g.reject = reject_reason(g.text, sources[i], conversations[i][-1]["content"], reject_echo)
+                if g.reject is None and check is not None:
+                    g.reject = check(g, i)
+            results[i] = g
     return results
 
 

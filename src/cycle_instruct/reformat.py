@@ -3,7 +3,7 @@
 import re
 from dataclasses import replace
 
-from .generate import _normalize, generate, reject_reason, summarize
+from .generate import _normalize, generate, summarize
 from .prompts import REFORMAT_ANSWER, REFORMAT_QUESTION, reformat_messages
 from .records import INSTRUCTION
 from .segment import is_question
@@ -41,21 +41,24 @@ def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, max
     return None
 
 
-def reformat_records(model, tokenizer, records, side: str, cfg: dict):
-    """Rewrite the original side of every record; return (records, metrics)."""
-    if not cfg.get("enabled", True) or not records:
+def reformat_records(model, tokenizer, records, side: str, cfg, generate_cfg):
+    """Rewrite the original side of every record with the base model; return (records, metrics).
+
+    `cfg` is the reformat section; `generate_cfg` the sampling, with reformat's token budget.
+    """
+    if not cfg.enabled or not records:
         return records, {"in": len(records), "out": len(records), "rewritten": 0, "kept_raw": 0, "dropped": 0, "tokens_generated": 0}
-    conversations = [reformat_messages(r.original_text, side) for r in records]
-    generations = generate(model, tokenizer, conversations, cfg, desc=f"reformat {side}s")
+    sources = [r.original_text for r in records]
+    generations = generate(
+        model, tokenizer, [reformat_messages(t, side) for t in sources], generate_cfg.but(max_new_tokens=cfg.max_new_tokens),
+        sources=sources, clean=clean_rewrite, reject_echo=False, desc=f"reformat {side}s",
+        check=lambda g, i: rewrite_reject_reason(g.text, sources[i], side, g.finished, cfg.max_length_ratio),
+    )
     out, kept_raw, dropped = [], 0, 0
-    for record, conv, g in zip(records, conversations, generations):
-        g.text = clean_rewrite(g.text)
-        g.reject = reject_reason(g.text, record.original_text, conv[-1]["content"], reject_echo=False) or rewrite_reject_reason(
-            g.text, record.original_text, side, g.finished, float(cfg.get("max_length_ratio", 3.0))
-        )
+    for record, g in zip(records, generations):
         if g.reject is None:
             out.append(replace(record, raw=record.original_text, **{side: g.text}))
-        elif cfg.get("on_reject", "keep_raw") == "keep_raw":
+        elif cfg.on_reject == "keep_raw":
             out.append(replace(record, raw=record.original_text))
             kept_raw += 1
         else:

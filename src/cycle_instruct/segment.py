@@ -70,9 +70,9 @@ def dedup_key(text: str) -> str:
     return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
 
 
-def scrub_items(items, cfg: dict, stats: Counter) -> None:
+def scrub_items(items, cfg, stats: Counter) -> None:
     """Replace private data in every text (gold pairs too) before any model sees it."""
-    if not cfg.get("scrub_private", True):
+    if not cfg.scrub_private:
         return
     found = Counter()
     for item in items:
@@ -104,12 +104,9 @@ def hold_out(items, size: float, seed: int) -> tuple[list, list[Record]]:
     return rest, test
 
 
-def build_records(items, cfg: dict, stats: Counter) -> tuple[list[Record], list[Record], list[Record]]:
+def build_records(items, cfg, stats: Counter) -> tuple[list[Record], list[Record], list[Record]]:
     """Bound the length of, deduplicate and number the items: (questions, answers, gold)."""
-    max_chars, mode = int(cfg.get("max_chars", 2000)), cfg.get("long_paragraphs", "split")
-    if mode not in ("split", "truncate"):
-        raise UserError(f"params.yaml: segment.long_paragraphs '{mode}' is unknown; use split or truncate")
-    min_chars, seen = int(cfg.get("min_chars", 1)), set()
+    max_chars, mode, min_chars, seen = cfg.max_chars, cfg.long_paragraphs, cfg.min_chars, set()
     records = {INSTRUCTION: [], RESPONSE: []}
     gold = []
     for item in items:

@@ -20,7 +20,6 @@ from .errors import UserError
 from .records import INSTRUCTION, RESPONSE
 from .segment import TEXT_SUFFIXES, BinaryFile, is_question, read_document, split_paragraphs
 
-FORMATS = ("auto", "text", "instructions", "dialogue")
 JSON_SUFFIXES = (".jsonl", ".json")
 USER_ROLES = {"user", "human", "prompter"}
 ASSISTANT_ROLES = {"assistant", "gpt", "bot", "model", "chatgpt"}
@@ -47,13 +46,11 @@ class BadRecord(Exception):
     pass
 
 
-def load_corpus(cfg: dict) -> Corpus:
+def load_corpus(cfg) -> Corpus:
     """Read segment.input in segment.format; bad records raise (or are counted, per params)."""
-    fmt = cfg.get("format", "auto")
-    if fmt not in FORMATS:
-        raise UserError(f"params.yaml: segment.format '{fmt}' is unknown; use one of {', '.join(FORMATS)}")
+    fmt = cfg.format
     reader = _Reader(cfg)
-    paths = find_inputs(str(cfg["input"]))
+    paths = find_inputs(cfg.input)
     for path in paths:
         try:
             reader.read(path, fmt)
@@ -87,12 +84,12 @@ def find_inputs(spec: str) -> list[Path]:
 
 
 class _Reader:
-    def __init__(self, cfg: dict):
+    def __init__(self, cfg):
         self.cfg = cfg
-        self.fields = {"instruction": "instruction", "context": "context", "response": "response", "text": "text", **(cfg.get("fields") or {})}
-        self.skip_bad = cfg.get("on_bad_record", "error") == "skip"
-        self.rng = random.Random(int(cfg.get("seed", 0)))
-        self.question_share = float(cfg.get("question_share", 0.5))
+        self.fields = cfg.fields.model_dump()
+        self.skip_bad = cfg.on_bad_record == "skip"
+        self.rng = random.Random(cfg.seed)
+        self.question_share = cfg.question_share
         self.corpus = Corpus()
 
     # --- dispatch -------------------------------------------------------------------------

@@ -6,13 +6,11 @@ from pathlib import Path
 from .records import read_json
 
 
-def summarize_run(metrics_dir, chain: list[int], prune_metrics: dict) -> dict:
+def summarize_run(metrics_dir, chain: list[int]) -> dict:
     root = Path(metrics_dir)
     last = root / "iterations" / str(chain[-1])
-    segment, embed = read_json(root / "segment.json"), read_json(root / "embed.json")
-    stage_files = [root / f"{n}.json" for n in ("prepare_base", "segment", "reformat", "embed")]
-    stage_files += sorted((root / "iterations").glob("*/*.json"))
-    every = [read_json(f) for f in stage_files if f.exists()] + [prune_metrics]
+    segment, embed, prune = (read_json(root / f"{n}.json") for n in ("segment", "embed", "prune"))
+    stage_files = [root / f"{n}.json" for n in ("reformat", "embed")] + sorted((root / "iterations").glob("*/*.json"))
     step = {n: read_json(last / f"{n}.json") for n in ("relabel_answers", "train_bwd", "relabel_questions", "train_fwd")}
     return {
         "iterations": len(chain),
@@ -27,9 +25,8 @@ def summarize_run(metrics_dir, chain: list[int], prune_metrics: dict) -> dict:
             "train_fwd_loss": step["train_fwd"]["mean_loss_last_epoch"],
         },
         "cycle_inst_pairs": embed["pairs"],
-        "cycle_filt_pairs": prune_metrics["kept"],
-        "pruned": prune_metrics["pruned"],
+        "cycle_filt_pairs": prune["kept"],
+        "pruned": prune["pruned"],
         "distance": embed["distance"],
-        "tokens_generated": sum(m.get("tokens_generated", 0) for m in every),
-        "wall_seconds": round(sum(m.get("wall_seconds", 0) for m in every), 1),
+        "tokens_generated": sum(read_json(f).get("tokens_generated", 0) for f in stage_files if f.exists()),
     }

@@ -11,13 +11,20 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .prompts import render_prompt
+from .prompts import backward_messages, forward_messages, render_prompt
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def training_pairs(records, direction: str) -> list[tuple[list[dict], str]]:
+    """(messages, target): forward learns question -> response, backward response -> question."""
+    if direction == "fwd":
+        return [(forward_messages(r.instruction), r.response) for r in records]
+    return [(backward_messages(r.response), r.instruction) for r in records]
 
 
 def tokenize_pair(tokenizer, messages: list[dict], target: str, cutoff: int) -> tuple[list[int], list[int], bool]:
@@ -46,45 +53,45 @@ def _collate(examples, pad_id):
     return input_ids, labels, attention
 
 
-def lora_model(model, cfg: dict):
+def lora_model(model, cfg):
     """A fresh LoRA adapter on `model`; seeded, so the same data gives the same adapter."""
     from peft import LoraConfig, get_peft_model
 
-    seed_everything(int(cfg.get("seed", 0)))
+    seed_everything(cfg.seed)
     config = LoraConfig(
-        r=int(cfg["lora_r"]),
-        lora_alpha=int(cfg["lora_alpha"]),
-        lora_dropout=float(cfg["lora_dropout"]),
-        target_modules=cfg.get("target_modules", "all-linear"),
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=cfg.target_modules,
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)
 
 
-def train_lora(model, tokenizer, pairs: list[tuple[list[dict], str]], cfg: dict) -> tuple[list[dict], dict]:
+def train_lora(model, tokenizer, pairs: list[tuple[list[dict], str]], cfg) -> tuple[list[dict], dict]:
     """Train `model` (a PEFT model) in place on (messages, target) pairs.
 
     Returns the per-optimizer-step curve and a summary. The loss of one optimizer step is
     the mean over all target tokens in its effective batch, however it is split into
     micro-batches.
     """
-    seed_everything(int(cfg.get("seed", 0)))
-    cutoff = int(cfg["cutoff"])
+    seed_everything(cfg.seed)
+    cutoff = cfg.cutoff
     examples, truncated = [], 0
     for messages, target in pairs:
         ids, labels, cut = tokenize_pair(tokenizer, messages, target, cutoff)
         examples.append((ids, labels))
         truncated += cut
-    micro = int(cfg["micro_batch"])
-    accumulate = max(1, int(cfg["effective_batch"]) // micro)
-    epochs = int(cfg["epochs"])
+    micro = cfg.micro_batch
+    accumulate = max(1, cfg.effective_batch // micro)
+    epochs = cfg.epochs
     steps_per_epoch = math.ceil(len(examples) / (micro * accumulate))
     total_steps = max(1, steps_per_epoch * epochs)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=float(cfg["lr"]), weight_decay=float(cfg.get("weight_decay", 0.0)))
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     from transformers import get_cosine_schedule_with_warmup
 
-    warmup = int(float(cfg.get("warmup_ratio", 0.0)) * total_steps)
+    warmup = int(cfg.warmup_ratio * total_steps)
     scheduler = get_cosine_schedule_with_warmup(optimizer, warmup, total_steps)
     model.train()
     curve, step = [], 0
@@ -105,7 +112,7 @@ def train_lora(model, tokenizer, pairs: list[tuple[list[dict], str]], cfg: dict)
                 ) / max(1, n_target)
                 loss.backward()
                 step_loss += loss.item()
-            torch.nn.utils.clip_grad_norm_(params, float(cfg.get("max_grad_norm", 1.0)))
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,60 @@
+"""Evaluation: fine-tune the base model on one method's dataset and score it on the test split.
+
+Both directions, with the same LoRA settings for every method (params `train`): the forward
+model answers the held-out questions, the backward model writes the question behind each
+held-out answer. Each output is compared with the gold text by embedding cosine and ROUGE-L.
+An empty dataset (Vanilla) scores the untuned base model.
+"""
+
+from ..cycle import complete
+from ..embedding import embed, load_embedder
+from ..errors import UserError
+from ..evaluation import cosine_rows, mean, only_side, rouge_l, sem
+from ..models import load_model, load_tokenizer
+from ..records import INSTRUCTION, RESPONSE, Record, read_records, timed, write_json, write_records
+from ..training import lora_model, train_lora, training_pairs
+from . import METRICS, TIMING, option, stage_command
+
+
+def run(params, method, base, dataset, test, predictions, metrics, timing=None):
+    with timed(timing):
+        pairs, held_out = read_records(dataset), read_records(test)
+        if not held_out:
+            raise UserError(f"{test}: no held-out pairs; set segment.test_size (see README, Evaluation)")
+        tokenizer = load_tokenizer(base)
+        embedder = load_embedder(params.model.embedder)
+        report, outputs = {"method": method, "train_pairs": len(pairs)}, []
+        for direction, target in (("fwd", RESPONSE), ("bwd", INSTRUCTION)):
+            model = load_model(base, trainable=bool(pairs))
+            if pairs:
+                model = lora_model(model, params.train)
+                _, report[f"train_{direction}"] = train_lora(model, load_tokenizer(base, padding_side="right"), training_pairs(pairs, direction), params.train)
+            # each test pair shows the model only the side it reads; it writes the other
+            inputs = [only_side(t, INSTRUCTION if target == RESPONSE else RESPONSE) for t in held_out]
+            # every output is scored as written; the checks that drop pseudo-pairs only count here
+            filled, stats = complete(model, tokenizer, inputs, params.generate, keep_rejected=True)
+            texts = [getattr(r, target) for r in filled]
+            gold = [getattr(t, target) for t in held_out]
+            cosines = cosine_rows(embed(embedder, texts), embed(embedder, gold)).tolist()
+            rouges = [rouge_l(c, g) for c, g in zip(texts, gold)]
+            report["answer" if target == RESPONSE else "question"] = {
+                "cosine": mean(cosines), "cosine_sem": sem(cosines),
+                "rouge_l": mean(rouges), "rouge_l_sem": sem(rouges),
+                "rejected": stats["rejected"], "rejected_by_reason": stats["rejected_by_reason"], "unfinished": stats["unfinished"],
+            }
+            outputs += [Record(id=t.id, original=target, instruction=t.instruction, response=t.response, reconstruction=text) for t, text in zip(held_out, texts)]
+            del model
+        write_records(predictions, outputs)
+        write_json(metrics, report)
+
+
+command = stage_command(
+    run, "eval_downstream", "Evaluation: fine-tune on one method's dataset and score it on the held-out split.",
+    option("--method", required=True),
+    option("--base", required=True, help="prepared base model folder"),
+    option("--dataset", required=True, help="the method's training pairs"),
+    option("--test", required=True, help="held-out gold pairs (segment's test file)"),
+    option("--predictions", required=True),
+    METRICS,
+    TIMING,
+)

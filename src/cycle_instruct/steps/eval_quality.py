@@ -1,0 +1,46 @@
+"""Evaluation: quality of each method's dataset without any training.
+
+Relevance of a pair = cosine of the embeddings of its instruction and its response. For
+Cycle-Filt, the pairs the filter pruned are scored too: a useful filter prunes pairs that
+are less relevant than the ones it keeps. With eval.judge the base model also rates each
+pair from 1 to 5 (slow on a CPU; off by default).
+"""
+
+from pathlib import Path
+
+
+from ..embedding import load_embedder
+from ..evaluation import mean
+from ..quality import judge_scores, relevance
+from ..models import load_model, load_tokenizer
+from ..records import read_records, timed, write_json
+from . import METRICS, TIMING, option, stage_command
+
+
+def run(params, base, datasets, pruned_dir, metrics, timing=None):
+    with timed(timing):
+        embedder = load_embedder(params.model.embedder)
+        judge = (load_model(base), load_tokenizer(base)) if params.eval.judge else None
+        report = {}
+        for path in sorted(Path(datasets).glob("*.jsonl")):
+            records = read_records(path)
+            if not records:
+                continue
+            scores = {"pairs": len(records), "relevance": mean(relevance(embedder, records))}
+            if judge:
+                scores["judge"] = mean(judge_scores(*judge, records, params.generate, desc=f"judge {path.stem}"))
+            if path.stem.startswith("cycle_filt_"):
+                pruned = read_records(Path(pruned_dir) / path.stem.removeprefix("cycle_filt_") / "pruned.jsonl")
+                scores["pruned_pairs"], scores["pruned_relevance"] = len(pruned), mean(relevance(embedder, pruned))
+            report[path.stem] = scores
+        write_json(metrics, report)
+
+
+command = stage_command(
+    run, "eval_quality", "Evaluation: relevance (and optionally a judge's rating) of every dataset's pairs.",
+    option("--base", required=True, help="prepared base model folder (for the optional judge)"),
+    option("--datasets", required=True, help="folder of <method>.jsonl datasets"),
+    option("--pruned", "pruned_dir", required=True, help="folder of <iteration>/pruned.jsonl from the cycle filter"),
+    METRICS,
+    TIMING,
+)

@@ -1,0 +1,33 @@
+"""Evaluation: the comparison table (like the paper's) and the data behind its plots."""
+
+from pathlib import Path
+
+
+from ..distances import distance_histogram
+from ..report import iteration_trend, report_lines
+from ..records import atomic_path, read_json, read_records, write_json
+from . import option, stage_command
+
+
+def run(params, downstream, quality, datasets, pruned_dir, report, plots_dir):
+    chain, methods = params.chain, params.eval.methods
+    rows = {m: read_json(Path(downstream) / f"{m}.json") for m in methods}
+    lines = report_lines(params.segment.input, methods, rows, read_json(quality), chain)
+    with atomic_path(report) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_json(Path(plots_dir) / "iterations.json", iteration_trend(rows, chain))
+    kept = [r.distance for r in read_records(Path(datasets) / f"cycle_filt_{chain[-1]}.jsonl")]
+    pruned = [r.distance for r in read_records(Path(pruned_dir) / str(chain[-1]) / "pruned.jsonl")]
+    write_json(Path(plots_dir) / "distances.json", distance_histogram(kept, pruned))
+    print("\n".join(lines))
+
+
+command = stage_command(
+    run, "eval_report", "Evaluation: write the comparison table and the data of its plots.",
+    option("--downstream", required=True, help="folder of <method>.json downstream metrics"),
+    option("--quality", required=True, help="dataset quality metrics"),
+    option("--datasets", required=True, help="folder of <method>.jsonl datasets"),
+    option("--pruned", "pruned_dir", required=True, help="folder of <iteration>/pruned.jsonl"),
+    option("--report", required=True, help="markdown table"),
+    option("--plots", "plots_dir", required=True),
+)

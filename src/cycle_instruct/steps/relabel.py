@@ -1,0 +1,34 @@
+"""Relabel: generate the missing side of every record with the given model.
+
+Questions get pseudo-answers from M_QA of iteration k-1 (the base model when k = 1);
+answers get pseudo-questions from M_AQ of iteration k.
+"""
+
+from ..cycle import complete
+from ..errors import UserError
+from ..models import load_model, load_tokenizer
+from ..records import read_records, timed, write_json, write_records
+from . import METRICS, TIMING, option, stage_command
+
+
+def run(params, iteration, base, adapter, records_in, out, metrics, timing=None):
+    with timed(timing):
+        records = read_records(records_in)
+        tokenizer, model = load_tokenizer(base), load_model(base, adapter)
+        relabelled, stats = complete(model, tokenizer, records, params.generate, reads="original", iteration=iteration)
+        if not relabelled:
+            raise UserError(f"{out}: every generation was rejected ({stats['rejected_by_reason']}); try more generate.max_new_tokens or another base model")
+        write_records(out, relabelled)
+        write_json(metrics, stats)
+
+
+command = stage_command(
+    run, "relabel", "Generate the missing side of records (pseudo-answers or pseudo-questions).",
+    option("--iteration", required=True, type=int),
+    option("--base", required=True, help="prepared base model folder"),
+    option("--adapter", required=True, help="LoRA adapter folder (iteration 0: none)"),
+    option("--records", "records_in", required=True, help="records with one side filled"),
+    option("--out", required=True),
+    METRICS,
+    TIMING,
+)

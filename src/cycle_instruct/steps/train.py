@@ -1,0 +1,44 @@
+"""Train one direction with LoRA on pseudo-pairs.
+
+train_bwd (M_AQ): input the pseudo-answer, target the original question.
+train_fwd (M_QA): input the pseudo-question, target the original answer.
+train.init: fresh starts a new adapter every iteration; continue resumes iteration k-1's.
+"""
+
+from ..models import has_adapter, load_model, load_tokenizer
+from ..records import atomic_dir, read_records, timed, write_json
+from ..training import lora_model, train_lora, training_pairs
+from . import METRICS, TIMING, option, stage_command
+
+
+def run(params, direction, base, pairs, previous, out, metrics, curve, timing=None):
+    cfg = params.train
+    with timed(timing):
+        records = read_records(pairs)
+        tokenizer = load_tokenizer(base, padding_side="right")
+        if cfg.init == "continue" and has_adapter(previous):
+            model = load_model(base, previous, trainable=True)
+        else:
+            model = lora_model(load_model(base, trainable=True), cfg)
+        steps, summary = train_lora(model, tokenizer, training_pairs(records, direction), cfg)
+        with atomic_dir(out) as tmp:
+            model.save_pretrained(tmp)
+        write_json(curve, steps)
+        write_json(metrics, {**summary, "init": cfg.init})
+
+
+def _command(direction: str, help_text: str):
+    return stage_command(
+        lambda params, **options: run(params, direction, **options), f"train_{direction}", help_text,
+        option("--base", required=True, help="prepared base model folder"),
+        option("--pairs", required=True, help="pseudo-labelled records to learn from"),
+        option("--previous", required=True, help="this direction's adapter of iteration k-1"),
+        option("--out", required=True, help="folder for the trained adapter"),
+        METRICS,
+        option("--curve", required=True, help="per-step loss, for dvc plots"),
+        TIMING,
+    )
+
+
+command_fwd = _command("fwd", "Train the forward model M_QA (question -> response) with LoRA.")
+command_bwd = _command("bwd", "Train the backward model M_AQ (response -> question) with LoRA.")

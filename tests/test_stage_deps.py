@@ -1,0 +1,171 @@
+"""Deps = imports: every stage of dvc.yaml and eval/dvc.yaml declares the code and params it reads.
+
+For each stage, the project modules its script imports (transitively, read with `ast`)
+must be exactly its `src`/`stages` deps, the params sections its recipe reads must be
+exactly its `params`, and every path its command passes that is not an output must be a
+dep. Otherwise a change to a prompt or a rejection rule could leave a stale cached
+dataset that DVC calls up to date.
+"""
+
+import ast
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "src" / "cycle_instruct"
+PARAMS_ALIASES = {"chain": "iterations"}  # Params.chain is read from the iterations section
+
+
+def module_file(name: str) -> Path | None:
+    """The file of a cycle_instruct module ('cycle_instruct.steps.segment'), or None if not ours."""
+    parts = name.split(".")
+    if parts[0] != "cycle_instruct":
+        return None
+    base = ROOT / "src" / Path(*parts)
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def imported_files(path: Path) -> set[Path]:
+    """Project files `path` imports, transitively (package __init__ files included)."""
+    seen, todo = set(), [path]
+    while todo:
+        current = todo.pop()
+        if current in seen or not current.exists():
+            continue
+        seen.add(current)
+        package = ".".join(current.relative_to(ROOT / "src").with_suffix("").parts[:-1]) if PACKAGE in current.parents else ""
+        for node in ast.walk(ast.parse(current.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    module = f"{anchor}.{node.module}" if node.module else anchor
+                else:
+                    module = node.module
+                names = [module] + [f"{module}.{a.name}" for a in node.names]
+            for name in names:
+                if current.parent == ROOT / "stages" and (ROOT / "stages" / f"{name}.py").exists():
+                    todo.append(ROOT / "stages" / f"{name}.py")
+                parts = name.split(".")
+                for i in range(1, len(parts) + 1):  # a.b.c imports a, a.b and a.b.c
+                    f = module_file(".".join(parts[:i]))
+                    if f is not None and f.exists():
+                        todo.append(f)
+    return seen
+
+
+def params_read(files: set[Path]) -> set[str]:
+    """`params.<section>` and `params.<section>.<key>` read in the recipes (cycle_instruct.steps)."""
+    found = set()
+    for f in files:
+        if f.parent.name != "steps":
+            continue
+        tree = ast.parse(f.read_text())
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "params":
+                section = PARAMS_ALIASES.get(node.attr, node.attr)
+                parent = parents.get(node)
+                # params.train.lr reads train.lr; params.train passed on whole reads all of train
+                found.add(f"{section}.{parent.attr}" if isinstance(parent, ast.Attribute) and section == node.attr else section)
+    return found
+
+
+def stages_of(dvcfile: Path):
+    from dvc.repo import Repo
+
+    repo = Repo(str(dvcfile.parent))
+    return [s for s in repo.index.stages if Path(s.path) == dvcfile.resolve()]
+
+
+def command_words(stage) -> list[tuple[Path, str]]:
+    """(folder it runs in, word) for each word of the stage's command, following `cd X &&`."""
+    words, cwd = [], Path(stage.wdir)
+    for part in stage.cmd.split("&&"):
+        tokens = shlex.split(part)
+        if tokens[:1] == ["cd"]:
+            cwd = (cwd / tokens[1]).resolve()
+            continue
+        words += [(cwd, t) for t in tokens]
+    return words
+
+
+def scripts(stage) -> list[Path]:
+    return [(cwd / word).resolve() for cwd, word in command_words(stage) if word.endswith(".py")]
+
+
+def declared(stage):
+    deps, params = set(), set()
+    for dep in stage.deps:
+        if type(dep).__name__ == "ParamsDependency":
+            params |= {p for p in (dep.params or [])}
+        else:
+            deps.add(Path(dep.fs_path).resolve())
+    return deps, params
+
+
+DVCFILES = [ROOT / "dvc.yaml", ROOT / "eval" / "dvc.yaml"]
+STAGES = [(f, s) for f in DVCFILES for s in stages_of(f)]
+
+
+@pytest.mark.parametrize("stage", [s for _, s in STAGES], ids=[s.addressing for _, s in STAGES])
+def test_code_deps_are_the_imports(stage):
+    code = set().union(*(imported_files(p) for p in scripts(stage)))
+    deps, _ = declared(stage)
+    declared_code = {d for d in deps if d.suffix == ".py" and (ROOT / "src" in d.parents or ROOT / "stages" in d.parents)}
+    rel = lambda paths: sorted(str(p.relative_to(ROOT)) for p in paths)  # noqa: E731
+    assert rel(code - declared_code) == [], "imported but not a dep"
+    assert rel(declared_code - code) == [], "a dep but not imported"
+
+
+@pytest.mark.parametrize("stage", [s for _, s in STAGES], ids=[s.addressing for _, s in STAGES])
+def test_params_deps_are_the_sections_read(stage):
+    code = set().union(*(imported_files(p) for p in scripts(stage)))
+    read = params_read(code)
+    _, params = declared(stage)
+    assert sorted(k for k in read if not any(k == d or k.startswith(d + ".") for d in params)) == [], "read but not declared in params:"
+    assert sorted(d for d in params if not any(k == d or k.startswith(d + ".") or d.startswith(k + ".") for k in read)) == [], "declared in params: but never read"
+
+
+@pytest.mark.parametrize("stage", [s for _, s in STAGES], ids=[s.addressing for _, s in STAGES])
+def test_every_input_path_of_the_command_is_a_dep(stage):
+    deps, _ = declared(stage)
+    outs = {Path(o.fs_path).resolve() for o in stage.outs}
+    for cwd, token in command_words(stage):
+        if "/" not in token or token.startswith("-") or re.search(r"[$&|;]", token):
+            continue
+        path = (cwd / token).resolve()
+        if any(path == o or o in path.parents or path in o.parents for o in outs):
+            continue  # an output, a file inside one, or the folder that holds outputs
+        # a dep, a file inside one, or a root folder under which the command reads a declared dep
+        assert any(path == d or d in path.parents or path in d.parents for d in deps), f"{token} is read by the command but is not a dep"
+
+
+def test_a_stage_runs_this_checkouts_code_whatever_is_installed(tmp_path):
+    """DVC hashes this checkout's src/; the stage must run that, not another copy on sys.path."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import write_params
+
+    elsewhere = tmp_path / "elsewhere" / "cycle_instruct"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "__init__.py").write_text('raise SystemExit("another copy of cycle_instruct ran")\n')
+    env = {**os.environ, "PYTHONPATH": str(elsewhere.parent)}
+    shadowed = subprocess.run([sys.executable, "-c", "import cycle_instruct"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert "another copy of cycle_instruct ran" in shadowed.stderr  # it really is first on sys.path
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "faq.txt").write_text("What is it?\n\nA tool.\n")
+    write_params(tmp_path, {"segment": {"input": "docs"}})
+    outs = ["--questions", "q.jsonl", "--answers", "a.jsonl", "--gold", "g.jsonl", "--test", "t.jsonl", "--metrics", "m.json"]
+    result = subprocess.run([sys.executable, str(ROOT / "stages" / "segment.py"), *outs], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "q.jsonl").read_text().count("What is it?") == 1
