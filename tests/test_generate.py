@@ -1,7 +1,7 @@
 import pytest
 
 from cycle_instruct.generate import Generation, generate, reject_reason, summarize
-from cycle_instruct.models import load_model, load_tokenizer
+from cycle_instruct.engines import HFEngine
 from cycle_instruct.prompts import forward_messages
 
 from conftest import shipped_params
@@ -28,21 +28,21 @@ def test_copying_a_long_span_of_the_prompt_is_an_echo():
 
 
 def test_generate_is_batched_ordered_and_reproducible(tiny_model_dir):
-    tokenizer, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir)
-    assert tokenizer.padding_side == "left"
+    engine = HFEngine(tiny_model_dir)
+    assert engine.tokenizer.padding_side == "left"
     conversations = [forward_messages(q) for q in ["Why?", "What is the capital of France and why?", "How?"]]
     cfg = shipped_params(generate={"batch_size": 2, "temperature": 0.2, "top_k": 10, "max_new_tokens": 5, "seed": 3}).generate
-    first = generate(model, tokenizer, conversations, cfg)
+    first = generate(engine, conversations, cfg)
     assert len(first) == 3 and all(isinstance(g, Generation) for g in first)
     assert all(0 < g.new_tokens <= 5 for g in first)
-    assert generate(model, tokenizer, conversations, cfg) == first
+    assert generate(engine, conversations, cfg) == first
     # each answer is independent of its batch neighbours' order when decoding greedily
     greedy = cfg.but(temperature=0)
-    forward = generate(model, tokenizer, conversations, greedy)
-    backward = generate(model, tokenizer, conversations[::-1], greedy)
+    forward = generate(engine, conversations, greedy)
+    backward = generate(engine, conversations[::-1], greedy)
     assert [g.text for g in forward] == [g.text for g in backward[::-1]]
 
 
 def test_summarize_counts_reasons_and_tokens():
-    gens = [Generation("a", 3, True), Generation("", 5, False, "empty"), Generation("b", 2, True, "echo"), Generation("", 1, True, "empty")]
-    assert summarize(gens) == {"generated": 4, "rejected": 3, "rejected_by_reason": {"echo": 1, "empty": 2}, "unfinished": 1, "tokens_generated": 11}
+    gens = [Generation("a", 3, True), Generation("", 5, False, "empty"), Generation("b", 2, True, "echo"), Generation("", 1, True, "empty", resumed=True)]
+    assert summarize(gens) == {"generated": 4, "rejected": 3, "rejected_by_reason": {"echo": 1, "empty": 2}, "unfinished": 1, "tokens_generated": 11, "resumed": 1}

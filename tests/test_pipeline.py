@@ -142,3 +142,41 @@ def test_exp_run_prints_no_warnings_about_the_evaluation(project):
     run = dvc("exp", "run", cwd=root)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "eval/" not in run.stdout + run.stderr and "WARNING" not in run.stdout + run.stderr
+
+
+def test_a_killed_generation_stage_resumes_where_it_stopped(project):
+    """SIGKILL relabel after its first batches; dvc repro then generates only the rest, and the
+    output equals an uninterrupted run's (batch b samples with seed + b)."""
+    import os
+    import signal
+    import time
+
+    root, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["generate"]["batch_size"] = 2  # several batches, so there is something to resume
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    stage, out = "relabel_answers@1", root / "data/iterations/1/pseudo_answers.jsonl"
+    assert dvc("repro", stage, cwd=root).returncode == 0
+    uninterrupted = out.read_text()
+    total = json.loads((root / "metrics/iterations/1/relabel_answers.json").read_text())["generated"]
+    assert total >= 6
+
+    partial = root / ".partial" / "data_iterations_1_pseudo_answers.jsonl.partial.jsonl"
+    run = subprocess.Popen(["dvc", "repro", "-f", "-s", stage], cwd=root, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and run.poll() is None:
+        if partial.exists() and len(partial.read_text().splitlines()) >= 3:  # header + 2 finished batches
+            break
+        time.sleep(0.2)
+    assert run.poll() is None, "the stage finished before it could be killed"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    assert not out.exists() and partial.exists()
+
+    resumed = dvc("repro", stage, cwd=root)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    metrics = json.loads((root / "metrics/iterations/1/relabel_answers.json").read_text())
+    assert 4 <= metrics["resumed"] < total  # the second run generated only what was missing
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert len(ids) == len(set(ids)) and out.read_text() == uninterrupted
+    assert not partial.exists()  # served, then removed

@@ -1,6 +1,6 @@
 import pytest
 
-from cycle_instruct.models import load_model, load_tokenizer
+from cycle_instruct.engines import HFEngine
 from cycle_instruct.records import Record
 from cycle_instruct.reformat import clean_rewrite, reformat_records, rewrite_reject_reason
 
@@ -30,10 +30,10 @@ def test_rewrite_checks():
 
 @pytest.mark.parametrize("on_reject,expected_out", [("keep_raw", 2), ("drop", None)])
 def test_rejected_rewrites_are_kept_raw_or_dropped_and_counted(tiny_model_dir, on_reject, expected_out):
-    tokenizer, model = load_tokenizer(tiny_model_dir), load_model(tiny_model_dir)
+    engine = HFEngine(tiny_model_dir)
     records = [Record(id=f"q{i}", original="instruction", instruction=q) for i, q in enumerate(["Why?", "How is it?"])]
     params = shipped_params(generate={"batch_size": 2, "temperature": 0.2}, reformat={"max_new_tokens": 4, "on_reject": on_reject})
-    out, stats = reformat_records(model, tokenizer, records, "instruction", params.reformat, params.generate)
+    out, stats = reformat_records(engine, records, "instruction", params.reformat, params.generate)
     assert stats["in"] == 2 and stats["rewritten"] + stats["rejected"] == 2
     assert stats["kept_raw"] + stats["dropped"] == stats["rejected"]
     assert len(out) == (expected_out if expected_out is not None else 2 - stats["rejected"])

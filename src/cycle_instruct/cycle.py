@@ -9,16 +9,20 @@ One function serves the loop's relabelling and the filter's reconstruction:
 
 from dataclasses import replace
 
-from .generate import generate, summarize
+from .generate import generate, open_partial, summarize
 from .prompts import backward_messages, forward_messages
 from .records import INSTRUCTION, RESPONSE
 
 
-def complete(model, tokenizer, records, cfg, reads: str = "original", iteration: int = 0, keep_rejected: bool = False):
-    """(records, metrics): each record with the side it lacks (or its reconstruction) filled in.
+def complete(engine, records, cfg, reads: str = "original", iteration: int = 0, keep_rejected: bool = False,
+             adapter=None, resume_as=None):
+    """(records, metrics): each record with the side it lacks (or its reconstruction) filled in,
+    by `engine` with `adapter` (None: the base model).
 
     A rejected generation drops its record unless `keep_rejected` (the evaluation scores
-    every output a model writes; the filter gives every pair a distance).
+    every output a model writes; the filter gives every pair a distance). With `resume_as`
+    (the output's path) finished batches go to a partial file, and a rerun after a crash
+    generates only the rest.
     """
     if reads not in ("original", "generated"):
         raise ValueError(f"reads must be 'original' or 'generated', not {reads!r}")
@@ -26,7 +30,8 @@ def complete(model, tokenizer, records, cfg, reads: str = "original", iteration:
     reads_question = [(r.original == INSTRUCTION) == (reads == "original") for r in records]
     conversations = [forward_messages(t) if q else backward_messages(t) for t, q in zip(texts, reads_question)]
     desc = f"relabel (iteration {iteration})" if reads == "original" else "reconstruct"
-    generations = generate(model, tokenizer, conversations, cfg, sources=texts, desc=desc)
+    partial = open_partial(resume_as, engine, conversations, cfg, adapter) if resume_as else None
+    generations = generate(engine, conversations, cfg, sources=texts, adapter=adapter, partial=partial, desc=desc)
     out = []
     for record, g in zip(records, generations):
         if g.reject is not None and not keep_rejected:
@@ -36,5 +41,4 @@ def complete(model, tokenizer, records, cfg, reads: str = "original", iteration:
         else:
             missing = RESPONSE if record.original == INSTRUCTION else INSTRUCTION
             out.append(replace(record, iteration=iteration, **{missing: g.text}))
-    return out, {"in": len(records), "out": len(out), **summarize(generations)}
-
+    return out, {"in": len(records), "out": len(out), **summarize(generations), "engine": engine.name, "engine_reason": engine.reason}

@@ -1,14 +1,15 @@
-"""Batched, left-padded sampling, and the checks that reject a bad generation."""
+"""Generation on either engine, in resumable batches, and the checks that reject a bad generation."""
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
-import torch
 from tqdm.auto import tqdm
 
+from .engines import Completion
 from .prompts import ROLE_TAG_PATTERNS, render_prompt
+from .resume import Partial, files_identity, fingerprint
 
 _LEAK = re.compile("|".join(ROLE_TAG_PATTERNS), re.IGNORECASE | re.MULTILINE)
 
@@ -19,6 +20,7 @@ class Generation:
     new_tokens: int
     finished: bool  # stopped at end-of-turn rather than at max_new_tokens
     reject: str | None = None  # why it is unusable, or None
+    resumed: bool = False  # taken from the partial file of an interrupted run
 
 
 def _normalize(text: str) -> str:
@@ -49,42 +51,49 @@ def reject_reason(text: str, source: str, prompt: str, reject_echo: bool = True)
     return None
 
 
-@torch.no_grad()
-def generate(model, tokenizer, conversations: list[list[dict]], cfg, sources: list[str] | None = None, *,
+def generate(engine, conversations: list[list[dict]], cfg, sources: list[str] | None = None, *, adapter=None,
              clean: Callable[[str], str] | None = None, check: Callable[[Generation, int], str | None] | None = None,
-             reject_echo: bool = True, desc="generate") -> list[Generation]:
-    """Sample one reply per conversation and judge it: each Generation comes back finished.
+             reject_echo: bool = True, partial=None, desc="generate") -> list[Generation]:
+    """Sample one reply per conversation on `engine` (with `adapter`, or the base model) and
+    judge it: each Generation comes back finished.
 
     `sources[i]` is the text conversation i was made from; with it every reply gets the
     common checks (`reject_reason`), then the caller's own `check`. `clean` tidies a reply
-    before it is checked. Prompts are sorted by length to waste little padding.
+    before it is checked. Prompts are sorted by length (little padding) and cut into batches
+    of generate.batch_size; batch b is sampled with seed generate.seed + b, so a run resumed
+    from `partial` (a resume.Partial) gives the same results as an uninterrupted one.
     """
-    prompts = [render_prompt(tokenizer, c) for c in conversations]
-    plain = not getattr(tokenizer, "chat_template", None)  # chat templates add BOS themselves
+    prompts = [render_prompt(engine.tokenizer, c) for c in conversations]
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    eos_ids = {tokenizer.eos_token_id, tokenizer.pad_token_id} - {None}
-    sampling = dict(do_sample=cfg.temperature > 0, max_new_tokens=cfg.max_new_tokens)
-    if cfg.temperature > 0:
-        sampling.update(temperature=cfg.temperature, top_k=cfg.top_k)
-    torch.manual_seed(cfg.seed)
-    results: list[Generation | None] = [None] * len(prompts)
-    for start in tqdm(range(0, len(order), cfg.batch_size), desc=desc, unit="batch"):
-        idx = order[start : start + cfg.batch_size]
-        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=plain)
-        enc = enc.to(model.device)
-        out = model.generate(**enc, **sampling, pad_token_id=tokenizer.pad_token_id, top_p=None)
-        for row, i in enumerate(idx):
-            ids = out[row, enc["input_ids"].shape[1] :].tolist()
-            stop = next((n for n, t in enumerate(ids) if t in eos_ids), None)
-            kept = ids if stop is None else ids[:stop]
-            text = tokenizer.decode(kept, skip_special_tokens=False).strip()
-            g = Generation(text=clean(text) if clean else text, new_tokens=len(kept) + (stop is not None), finished=stop is not None)
-            if sources is not None:
-                g.reject = reject_reason(g.text, sources[i], conversations[i][-1]["content"], reject_echo)
-                if g.reject is None and check is not None:
-                    g.reject = check(g, i)
-            results[i] = g
+    batches = [order[s : s + cfg.batch_size] for s in range(0, len(order), cfg.batch_size)]
+    done = partial.batches if partial is not None else {}
+    raw: dict[int, Completion] = {}
+    for b, idx in enumerate(tqdm(batches, desc=desc, unit="batch")):
+        resumed = b in done and len(done[b]) == len(idx)
+        if resumed:
+            completions = [Completion(**c) for c in done[b]]
+        else:
+            completions = engine.run([prompts[i] for i in idx], cfg, adapter=adapter, seed=cfg.seed + b)
+            if partial is not None:
+                partial.add(b, [asdict(c) for c in completions])
+        raw.update((i, (c, resumed)) for i, c in zip(idx, completions))
+    results = []
+    for i in range(len(prompts)):
+        c, resumed = raw[i]
+        g = Generation(text=clean(c.text) if clean else c.text, new_tokens=c.new_tokens, finished=c.finished, resumed=resumed)
+        if sources is not None:
+            g.reject = reject_reason(g.text, sources[i], conversations[i][-1]["content"], reject_echo)
+            if g.reject is None and check is not None:
+                g.reject = check(g, i)
+        results.append(g)
     return results
+
+
+def open_partial(name, engine, conversations: list[list[dict]], cfg, adapter=None) -> Partial:
+    """The partial file of output `name`, keyed by everything that shapes its generations."""
+    prompts = [render_prompt(engine.tokenizer, c) for c in conversations]
+    key = fingerprint(prompts, cfg.model_dump(), engine.name, files_identity(engine.base_dir), files_identity(adapter))
+    return Partial(name, key)
 
 
 def summarize(generations: list[Generation]) -> dict:
@@ -96,4 +105,5 @@ def summarize(generations: list[Generation]) -> dict:
         "rejected_by_reason": dict(sorted(reasons.items())),
         "unfinished": sum(not g.finished for g in generations),
         "tokens_generated": sum(g.new_tokens for g in generations),
+        "resumed": sum(g.resumed for g in generations),
     }

@@ -91,11 +91,24 @@ class ReformatParams(Section):
 
 
 class GenerateParams(Section):
+    engine: Literal["auto", "vllm", "hf"]
+    vllm_min_tokens: Annotated[int, Field(ge=0)]  # auto: below this many prompts x max_new_tokens, transformers
     batch_size: Positive
     temperature: Annotated[float, Field(ge=0)]  # 0 is greedy
     top_k: Positive
     max_new_tokens: Positive
     seed: int
+    max_model_len: Annotated[int, Field(ge=16)]
+    tensor_parallel_size: Positive
+    data_parallel_size: Positive
+    distributed_backend: Literal["mp", "ray"]
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)]
+
+    @model_validator(mode="after")
+    def _fits_the_context(self):
+        if self.max_new_tokens >= self.max_model_len:
+            raise ValueError(f"generate.max_new_tokens ({self.max_new_tokens}) must be below generate.max_model_len ({self.max_model_len})")
+        return self
 
 
 class TrainParams(Section):

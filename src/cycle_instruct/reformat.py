@@ -3,7 +3,7 @@
 import re
 from dataclasses import replace
 
-from .generate import _normalize, generate, summarize
+from .generate import _normalize, generate, open_partial, summarize
 from .prompts import REFORMAT_ANSWER, REFORMAT_QUESTION, reformat_messages
 from .records import INSTRUCTION
 from .segment import is_question
@@ -41,7 +41,7 @@ def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, max
     return None
 
 
-def reformat_records(model, tokenizer, records, side: str, cfg, generate_cfg):
+def reformat_records(engine, records, side: str, cfg, generate_cfg, resume_as=None):
     """Rewrite the original side of every record with the base model; return (records, metrics).
 
     `cfg` is the reformat section; `generate_cfg` the sampling, with reformat's token budget.
@@ -49,10 +49,11 @@ def reformat_records(model, tokenizer, records, side: str, cfg, generate_cfg):
     if not cfg.enabled or not records:
         return records, {"in": len(records), "out": len(records), "rewritten": 0, "kept_raw": 0, "dropped": 0, "tokens_generated": 0}
     sources = [r.original_text for r in records]
+    conversations, sampling = [reformat_messages(t, side) for t in sources], generate_cfg.but(max_new_tokens=cfg.max_new_tokens)
     generations = generate(
-        model, tokenizer, [reformat_messages(t, side) for t in sources], generate_cfg.but(max_new_tokens=cfg.max_new_tokens),
-        sources=sources, clean=clean_rewrite, reject_echo=False, desc=f"reformat {side}s",
+        engine, conversations, sampling, sources=sources, clean=clean_rewrite, reject_echo=False, desc=f"reformat {side}s",
         check=lambda g, i: rewrite_reject_reason(g.text, sources[i], side, g.finished, cfg.max_length_ratio),
+        partial=open_partial(resume_as, engine, conversations, sampling) if resume_as else None,
     )
     out, kept_raw, dropped = [], 0, 0
     for record, g in zip(records, generations):
@@ -64,4 +65,5 @@ def reformat_records(model, tokenizer, records, side: str, cfg, generate_cfg):
         else:
             dropped += 1
     stats = summarize(generations)
-    return out, {"in": len(records), "out": len(out), "rewritten": len(records) - stats["rejected"], "kept_raw": kept_raw, "dropped": dropped, **stats}
+    return out, {"in": len(records), "out": len(out), "rewritten": len(records) - stats["rejected"], "kept_raw": kept_raw, "dropped": dropped, **stats,
+                 "engine": engine.name, "engine_reason": engine.reason}

@@ -10,23 +10,25 @@ import numpy as np
 from ..cycle import complete
 from ..distances import distance_stats, l2_distances, save_embeddings
 from ..embedding import embed, load_embedder
-from ..models import load_model, load_tokenizer
+from ..engines import open_engine
 from ..records import read_records, timed, write_json, write_records
+from ..resume import clear
 from . import METRICS, TIMING, option, stage_command
 
 
 def run(params, base, iterations_dir, out, embeddings, metrics, iteration=None, timing=None):
     final = iteration if iteration is not None else params.chain[-1]
     with timed(timing):
-        tokenizer = load_tokenizer(base)
-        dataset, report = [], {"iteration": int(final)}
         # pairs whose question is real are reconstructed by M_AQ, those whose answer is real by M_QA
-        for pairs_file, adapter, name in (("pseudo_answers", "m_aq", "questions"), ("pseudo_questions", "m_qa", "answers")):
-            model = load_model(base, f"{iterations_dir}/{final}/{adapter}")
-            pairs = read_records(f"{iterations_dir}/{final}/{pairs_file}.jsonl")
-            records, report[f"reconstruct_{name}"] = complete(model, tokenizer, pairs, params.generate, reads="generated", keep_rejected=True)
+        sides = [(read_records(f"{iterations_dir}/{final}/{pairs_file}.jsonl"), f"{iterations_dir}/{final}/{adapter}", name)
+                 for pairs_file, adapter, name in (("pseudo_answers", "m_aq", "questions"), ("pseudo_questions", "m_qa", "answers"))]
+        engine = open_engine(base, params.generate, params.train.lora_r, sum(len(pairs) for pairs, _, _ in sides))
+        dataset, report = [], {"iteration": int(final)}
+        for pairs, adapter, name in sides:
+            records, report[f"reconstruct_{name}"] = complete(engine, pairs, params.generate, reads="generated", keep_rejected=True,
+                                                              adapter=adapter, resume_as=f"{out}.{name}")
             dataset += records
-            del model
+        engine.close()
         embedder = load_embedder(params.model.embedder)
         originals = embed(embedder, [r.original_text for r in dataset])
         distances = l2_distances(originals, embed(embedder, [r.reconstruction for r in dataset]))
@@ -38,6 +40,8 @@ def run(params, base, iterations_dir, out, embeddings, metrics, iteration=None, 
         report["distance"] = distance_stats(distances)
         report["tokens_generated"] = sum(v["tokens_generated"] for k, v in report.items() if k.startswith("reconstruct_"))
         write_json(metrics, report)
+        for name in ("questions", "answers"):
+            clear(f"{out}.{name}")
 
 
 command = stage_command(

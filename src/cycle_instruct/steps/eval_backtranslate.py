@@ -9,6 +9,7 @@ from ..cycle import complete
 from ..embedding import embed, load_embedder
 from ..errors import UserError
 from ..evaluation import cluster_seeds, only_side, take_share
+from ..engines import HFEngine
 from ..models import load_model, load_tokenizer
 from ..records import INSTRUCTION, RESPONSE, read_records, timed, write_json, write_records
 from ..training import lora_model, train_lora, training_pairs
@@ -34,7 +35,8 @@ def run(params, name, base, gold, out, metrics, timing=None):
         for direction, side in (("bwd", RESPONSE), ("fwd", INSTRUCTION)):
             model = lora_model(load_model(base, trainable=True), params.train)
             _, report[f"train_{direction}"] = train_lora(model, load_tokenizer(base, padding_side="right"), training_pairs(seeds, direction), params.train)
-            filled, report[f"relabel_{direction}"] = complete(model, tokenizer, [r for r in rest if r.original == side], params.generate)
+            engine = HFEngine(model=model, tokenizer=tokenizer)  # a fine-tune in memory, never saved
+            filled, report[f"relabel_{direction}"] = complete(engine, [r for r in rest if r.original == side], params.generate)
             dataset += filled
             del model
         write_records(out, dataset)

@@ -10,6 +10,7 @@ from ..cycle import complete
 from ..embedding import embed, load_embedder
 from ..errors import UserError
 from ..evaluation import cosine_rows, mean, only_side, rouge_l, sem
+from ..engines import HFEngine
 from ..models import load_model, load_tokenizer
 from ..records import INSTRUCTION, RESPONSE, Record, read_records, timed, write_json, write_records
 from ..training import lora_model, train_lora, training_pairs
@@ -32,7 +33,7 @@ def run(params, method, base, dataset, test, predictions, metrics, timing=None):
             # each test pair shows the model only the side it reads; it writes the other
             inputs = [only_side(t, INSTRUCTION if target == RESPONSE else RESPONSE) for t in held_out]
             # every output is scored as written; the checks that drop pseudo-pairs only count here
-            filled, stats = complete(model, tokenizer, inputs, params.generate, keep_rejected=True)
+            filled, stats = complete(HFEngine(model=model, tokenizer=tokenizer), inputs, params.generate, keep_rejected=True)
             texts = [getattr(r, target) for r in filled]
             gold = [getattr(t, target) for t in held_out]
             cosines = cosine_rows(embed(embedder, texts), embed(embedder, gold)).tolist()

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..embedding import load_embedder
 from ..evaluation import mean
 from ..quality import judge_scores, relevance
-from ..models import load_model, load_tokenizer
+from ..engines import HFEngine
 from ..records import read_records, timed, write_json
 from . import METRICS, TIMING, option, stage_command
 
@@ -20,7 +20,7 @@ from . import METRICS, TIMING, option, stage_command
 def run(params, base, datasets, pruned_dir, metrics, timing=None):
     with timed(timing):
         embedder = load_embedder(params.model.embedder)
-        judge = (load_model(base), load_tokenizer(base)) if params.eval.judge else None
+        judge = HFEngine(base) if params.eval.judge else None
         report = {}
         for path in sorted(Path(datasets).glob("*.jsonl")):
             records = read_records(path)
@@ -28,7 +28,7 @@ def run(params, base, datasets, pruned_dir, metrics, timing=None):
                 continue
             scores = {"pairs": len(records), "relevance": mean(relevance(embedder, records))}
             if judge:
-                scores["judge"] = mean(judge_scores(*judge, records, params.generate, desc=f"judge {path.stem}"))
+                scores["judge"] = mean(judge_scores(judge, records, params.generate, desc=f"judge {path.stem}"))
             if path.stem.startswith("cycle_filt_"):
                 pruned = read_records(Path(pruned_dir) / path.stem.removeprefix("cycle_filt_") / "pruned.jsonl")
                 scores["pruned_pairs"], scores["pruned_relevance"] = len(pruned), mean(relevance(embedder, pruned))

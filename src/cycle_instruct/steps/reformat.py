@@ -2,21 +2,26 @@
 answer into a fluent response. A rewrite that fails its checks keeps the raw paragraph
 (reformat.on_reject: keep_raw) or drops the item (drop); both are counted."""
 
-from ..models import load_model, load_tokenizer
+from ..engines import open_engine
 from ..records import INSTRUCTION, RESPONSE, read_records, timed, write_json, write_records
 from ..reformat import reformat_records
+from ..resume import clear
 from . import METRICS, TIMING, option, stage_command
 
 
 def run(params, base, questions_in, answers_in, questions_out, answers_out, metrics, timing=None):
     with timed(timing):
-        tokenizer, model = load_tokenizer(base), load_model(base)
+        sides = [(INSTRUCTION, read_records(questions_in), questions_out), (RESPONSE, read_records(answers_in), answers_out)]
+        engine = open_engine(base, params.generate, params.train.lora_r, sum(len(records) for _, records, _ in sides))
         report = {}
-        for side, src, dst in ((INSTRUCTION, questions_in, questions_out), (RESPONSE, answers_in, answers_out)):
-            records, report[side + "s"] = reformat_records(model, tokenizer, read_records(src), side, params.reformat, params.generate)
+        for side, records, dst in sides:
+            records, report[side + "s"] = reformat_records(engine, records, side, params.reformat, params.generate, resume_as=dst)
             write_records(dst, records)
+        engine.close()
         report["tokens_generated"] = sum(r["tokens_generated"] for r in report.values())
         write_json(metrics, report)
+        for _, _, dst in sides:
+            clear(dst)
 
 
 command = stage_command(

@@ -6,20 +6,23 @@ answers get pseudo-questions from M_AQ of iteration k.
 
 from ..cycle import complete
 from ..errors import UserError
-from ..models import load_model, load_tokenizer
+from ..engines import open_engine
 from ..records import read_records, timed, write_json, write_records
+from ..resume import clear
 from . import METRICS, TIMING, option, stage_command
 
 
 def run(params, iteration, base, adapter, records_in, out, metrics, timing=None):
     with timed(timing):
         records = read_records(records_in)
-        tokenizer, model = load_tokenizer(base), load_model(base, adapter)
-        relabelled, stats = complete(model, tokenizer, records, params.generate, reads="original", iteration=iteration)
+        engine = open_engine(base, params.generate, params.train.lora_r, len(records))
+        relabelled, stats = complete(engine, records, params.generate, reads="original", iteration=iteration, adapter=adapter, resume_as=out)
+        engine.close()
         if not relabelled:
             raise UserError(f"{out}: every generation was rejected ({stats['rejected_by_reason']}); try more generate.max_new_tokens or another base model")
         write_records(out, relabelled)
         write_json(metrics, stats)
+        clear(out)
 
 
 command = stage_command(

