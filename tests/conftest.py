@@ -52,21 +52,26 @@ def run_stage(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess
     return subprocess.run([sys.executable, str(ROOT / "stages" / script), *args], cwd=cwd, capture_output=True, text=True, env=env)
 
 
+REPLACED_WHOLE = {("iterations",), ("eval", "sft"), ("eval", "seeds")}  # collections of the user's own keys
+
+
 def params_yaml(overrides: dict) -> dict:
     """The shipped params.yaml (the one place defaults live) with values changed per section.
 
-    Sections are merged key by key; `iterations` is replaced whole.
+    Sections are merged key by key (segment.fields too); the collections in REPLACED_WHOLE
+    (iterations, eval.sft, eval.seeds) are replaced whole, as a user writing them would.
     """
     import yaml
 
-    from cycle_instruct.params import _merge
+    def merge(base, changes, where=()):
+        out = dict(base)
+        for key, value in changes.items():
+            inner = (*where, key)
+            mergeable = isinstance(value, dict) and isinstance(out.get(key), dict) and inner not in REPLACED_WHOLE
+            out[key] = merge(out[key], value, inner) if mergeable else value
+        return out
 
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    iterations = overrides.get("iterations")
-    params = _merge(params, {k: v for k, v in overrides.items() if k != "iterations"})
-    if iterations is not None:
-        params["iterations"] = iterations
-    return params
+    return merge(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides)
 
 
 def write_params(folder: Path, overrides: dict) -> Path:

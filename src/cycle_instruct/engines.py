@@ -82,14 +82,19 @@ class VLLMEngine:
         from vllm import LLM
 
         on_gpu = device() == "cuda"
+        if cfg.data_parallel_size > 1:
+            # vLLM's offline LLM refuses data_parallel_size > 1 in one process (it may hang); data
+            # parallelism needs one process per replica, as in vLLM's data_parallel_offline example
+            raise UserError(f"params.yaml: generate.data_parallel_size ({cfg.data_parallel_size}) above 1 is not supported yet "
+                            "(vLLM runs offline data parallelism only as one process per replica); use tensor_parallel_size")
         if not on_gpu and (cfg.tensor_parallel_size > 1 or cfg.data_parallel_size > 1):
             raise UserError(f"params.yaml: generate.tensor_parallel_size ({cfg.tensor_parallel_size}) and data_parallel_size "
                             f"({cfg.data_parallel_size}) must be 1 without a GPU; they split one stage over GPUs")
         kwargs = dict(model=str(base_dir), tokenizer=str(base_dir), enable_lora=True, max_lora_rank=max_lora_rank,
                       max_loras=1, max_model_len=cfg.max_model_len, seed=cfg.seed, dtype="bfloat16" if on_gpu else "float32")
         if on_gpu:
-            kwargs.update(tensor_parallel_size=cfg.tensor_parallel_size, data_parallel_size=cfg.data_parallel_size,
-                          gpu_memory_utilization=cfg.gpu_memory_utilization, distributed_executor_backend=cfg.distributed_backend)
+            kwargs.update(tensor_parallel_size=cfg.tensor_parallel_size, gpu_memory_utilization=cfg.gpu_memory_utilization,
+                          distributed_executor_backend=cfg.distributed_backend)
         else:
             kwargs.update(enforce_eager=True)
         try:
