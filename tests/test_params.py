@@ -33,7 +33,6 @@ WRONG = {  # name: (changes to the shipped params, the line the user sees after 
     "fractional epochs": ({"train": {"epochs": 1.5}}, "train.epochs = 1.5: should be a valid integer"),
     "not a boolean": ({"reformat": {"enabled": "maybe"}}, "reformat.enabled = 'maybe': should be a valid boolean"),
     "micro batch above effective": ({"train": {"micro_batch": 16}}, "train: train.effective_batch (8) must be at least train.micro_batch (16)"),
-    "unknown eval method": ({"eval": {"methods": ["vanilla", "cycle_filt_9"]}}, "eval.methods names ['cycle_filt_9']"),
 }
 
 
@@ -44,6 +43,12 @@ def test_each_wrong_value_is_one_line_naming_key_value_and_what_is_allowed(case)
         parse_params(params_yaml(changes))
     assert str(error.value).splitlines() == [str(error.value)]  # exactly one line
     assert str(error.value).startswith(f"params.yaml: {line}"), str(error.value)
+
+
+def test_eval_methods_are_checked_by_the_evaluation_only():
+    params = parse_params(params_yaml({"iterations": {"1": {"prev": 0}}}))  # the method runs with 1 iteration
+    with pytest.raises(UserError, match=r"params.yaml: eval.methods names \['cycle_inst_2', 'cycle_filt_2'\]"):
+        params.check_eval_methods()
 
 
 def test_a_missing_key_or_section_is_named():

@@ -17,7 +17,10 @@ import pytest
 from conftest import ROOT
 
 PACKAGE = ROOT / "src" / "cycle_instruct"
-PARAMS_ALIASES = {"chain": "iterations"}  # Params.chain is read from the iterations section
+PARAMS_ALIASES = {  # Params members that read sections
+    "chain": ["iterations"],
+    "check_eval_methods": ["eval.methods", "eval.sft", "eval.seeds", "iterations"],
+}
 
 
 def module_file(name: str) -> Path | None:
@@ -70,10 +73,12 @@ def params_read(files: set[Path]) -> set[str]:
         parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "params":
-                section = PARAMS_ALIASES.get(node.attr, node.attr)
+                if node.attr in PARAMS_ALIASES:
+                    found.update(PARAMS_ALIASES[node.attr])
+                    continue
                 parent = parents.get(node)
                 # params.train.lr reads train.lr; params.train passed on whole reads all of train
-                found.add(f"{section}.{parent.attr}" if isinstance(parent, ast.Attribute) and section == node.attr else section)
+                found.add(f"{node.attr}.{parent.attr}" if isinstance(parent, ast.Attribute) else node.attr)
     return found
 
 

@@ -186,14 +186,13 @@ class Params(Section):
         iteration_chain(v)
         return v
 
-    @model_validator(mode="after")
-    def _methods_exist(self):
-        chain = self.chain
-        known = set(self.eval.sft) | set(self.eval.seeds) | {f"{kind}_{k}" for k in chain for kind in ("cycle_inst", "cycle_filt")}
+    def check_eval_methods(self, path: str = PARAMS_FILE) -> None:
+        """The evaluation's methods must exist. Checked by the evaluation's stages only, so that
+        running the method with fewer iterations never trips over the eval section."""
+        known = set(self.eval.sft) | set(self.eval.seeds) | {f"{kind}_{k}" for k in self.chain for kind in ("cycle_inst", "cycle_filt")}
         unknown = [m for m in self.eval.methods if m not in known]
         if unknown:
-            raise ValueError(f"eval.methods names {unknown}, which are neither in eval.sft, eval.seeds nor cycle_inst_k/cycle_filt_k of an iteration")
-        return self
+            raise UserError(f"{path}: eval.methods names {unknown}, which are neither in eval.sft, eval.seeds nor cycle_inst_k/cycle_filt_k of an iteration")
 
     @property
     def chain(self) -> list[int]:

@@ -10,6 +10,7 @@ from . import option, stage_command
 
 
 def run(params, downstream, quality, datasets, pruned_dir, report, plots_dir):
+    params.check_eval_methods()
     chain, methods = params.chain, params.eval.methods
     rows = {m: read_json(Path(downstream) / f"{m}.json") for m in methods}
     lines = report_lines(params.segment.input, methods, rows, read_json(quality), chain)
