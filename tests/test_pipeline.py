@@ -156,7 +156,7 @@ def test_a_killed_generation_stage_resumes_where_it_stopped(project):
     params["generate"]["batch_size"] = 2  # several batches, so there is something to resume
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     stage, out = "relabel_answers@1", root / "data/iterations/1/pseudo_answers.jsonl"
-    assert dvc("repro", stage, cwd=root).returncode == 0
+    assert dvc("repro", "-s", stage, cwd=root).returncode == 0  # -s: this stage alone, upstream untouched
     uninterrupted = out.read_text()
     total = json.loads((root / "metrics/iterations/1/relabel_answers.json").read_text())["generated"]
     assert total >= 6
@@ -173,7 +173,7 @@ def test_a_killed_generation_stage_resumes_where_it_stopped(project):
     run.wait()
     assert not out.exists() and partial.exists()
 
-    resumed = dvc("repro", stage, cwd=root)
+    resumed = dvc("repro", "-s", stage, cwd=root)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     metrics = json.loads((root / "metrics/iterations/1/relabel_answers.json").read_text())
     assert 4 <= metrics["resumed"] < total  # the second run generated only what was missing
