@@ -63,15 +63,9 @@ def params_yaml(overrides: dict) -> dict:
     """
     import yaml
 
-    def merge(base, changes, where=()):
-        out = dict(base)
-        for key, value in changes.items():
-            inner = (*where, key)
-            mergeable = isinstance(value, dict) and isinstance(out.get(key), dict) and inner not in REPLACED_WHOLE
-            out[key] = merge(out[key], value, inner) if mergeable else value
-        return out
+    from cycle_instruct.params import _merge
 
-    return merge(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides)
+    return _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides, REPLACED_WHOLE)
 
 
 def write_params(folder: Path, overrides: dict) -> Path:

@@ -220,10 +220,13 @@ def iteration_chain(iterations: dict[str, Iteration]) -> list[int]:
     return chain
 
 
-def _merge(base: dict, changes: dict) -> dict:
+def _merge(base: dict, changes: dict, replace_whole=frozenset(), where=()) -> dict:
+    """`base` with `changes` merged key by key; the key paths in `replace_whole` are replaced."""
     out = dict(base)
     for key, value in changes.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        inner = (*where, key)
+        mergeable = isinstance(value, dict) and isinstance(out.get(key), dict) and inner not in replace_whole
+        out[key] = _merge(out[key], value, replace_whole, inner) if mergeable else value
     return out
 
 
