@@ -156,7 +156,7 @@ def vllm_installed() -> bool:
 
 def open_engine(base_dir, cfg, lora_rank: int, n_prompts: int):
     """The engine generate.engine asks for; `auto` picks vLLM when it is installed and the job
-    is big enough that its start-up (about a minute on 2 CPU cores) pays for itself."""
+    is big enough that its start-up pays for itself (benchmarks/generation.py measures both)."""
     if cfg.engine == "hf":
         return HFEngine(base_dir)
     if cfg.engine == "vllm":
