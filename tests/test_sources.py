@@ -1,4 +1,4 @@
-"""Input adapters on real slices of the four tracks, and every bad input the issue lists."""
+"""Input adapters on real slices of the four tracks, and how input files are found (bad input: test_hostile_inputs.py)."""
 
 import json
 from collections import Counter
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cycle_instruct.errors import UserError
-from cycle_instruct.segment import build_records, hold_out, scrub_items, split_long
+from cycle_instruct.segment import build_records, hold_out, read_document, scrub_items, split_long
 from cycle_instruct.sources import find_inputs, load_corpus
 
 from conftest import shipped_params
@@ -141,7 +141,7 @@ def test_huge_single_line_is_split_not_dropped(tmp_path):
     assert all(len(r.instruction) <= 2000 for r in q) and total > 0
 
 
-# --- bad input: a clear one-line error (or a counted skip), never a traceback ---------------
+# --- bad input: every case the stage refuses or skips is in test_hostile_inputs.py -------------
 
 def expect_error(cfg, pattern):
     with pytest.raises(UserError, match=pattern) as info:
@@ -150,76 +150,23 @@ def expect_error(cfg, pattern):
     return str(info.value)
 
 
-def test_missing_path(tmp_path):
-    expect_error({"input": str(tmp_path / "nope")}, r"nope: no such file, folder or glob match; set segment.input")
+def test_find_inputs_takes_a_file_or_the_files_of_a_folder_that_match_include(tmp_path):
+    for rel in ("x.txt", "sub/y.jsonl", "sub/deep/w.MD", "z.csv"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("a")
+    default = shipped_params().segment.include
+    found = lambda include: [p.relative_to(tmp_path).as_posix() for p in find_inputs(str(tmp_path), include, Counter())]
+    assert find_inputs(str(tmp_path / "x.txt"), default, Counter()) == [tmp_path / "x.txt"]
+    assert found(default) == ["sub/deep/w.MD", "sub/y.jsonl", "x.txt"]  # suffixes match in any case
+    assert found("*.txt") == ["x.txt"]  # * stays within a folder
+    assert found("**/*.jsonl") == ["sub/y.jsonl"] and found("**/*.txt") == ["x.txt"]  # **/ spans zero or more folders
+    assert found(["sub/*", "[xz].*"]) == ["sub/y.jsonl", "x.txt", "z.csv"] and found("[!x].*") == ["z.csv"]
+    assert found("sub/**") == ["sub/deep/w.MD", "sub/y.jsonl"] and found("?.csv") == ["z.csv"]
 
 
-def test_empty_file_and_empty_folder(tmp_path):
-    expect_error({"input": str(tmp_path)}, r"folder holds no .txt, .md, .jsonl or .json files")
-    (tmp_path / "empty.txt").write_text("")
-    expect_error({"input": str(tmp_path / "empty.txt")}, r"empty.txt: file is empty")
-
-
-def test_non_utf8_names_file_and_line(tmp_path):
-    (tmp_path / "latin1.txt").write_bytes("first line\nsecond caf\xe9\n".encode("latin-1"))
-    expect_error({"input": str(tmp_path)}, r"latin1.txt:2: not valid UTF-8 \(byte 21\); convert the file to UTF-8")
-
-
-def test_binary_file_alone_is_refused_in_a_folder_skipped_and_counted(tmp_path):
-    (tmp_path / "blob.txt").write_bytes(b"\x89PNG\x00\x00\x01")
-    expect_error({"input": str(tmp_path / "blob.txt")}, r"blob.txt: looks like a binary file")
-    (tmp_path / "ok.txt").write_text("Why?\n\nBecause.\n")
-    q, a, _, stats = segment({"input": str(tmp_path)})
-    assert len(q) == len(a) == 1 and stats["skipped_binary_files"] == 1
-
-
-def test_malformed_json_line_is_named_or_skipped_and_counted(tmp_path):
-    path = tmp_path / "d.jsonl"
-    path.write_text('{"instruction": "Why?", "response": "Because."}\n{"instruction": "oops"\n{"instruction": "How?", "response": "So."}\n')
-    expect_error({"input": str(path)}, r"d.jsonl:2: malformed JSON \(.*\); fix it, or set segment.on_bad_record: skip")
-    q, a, gold, stats = segment({"input": str(path), "on_bad_record": "skip"})
-    assert len(gold) == 2 and stats["skipped_malformed_lines"] == 1
-
-
-def test_missing_field_and_wrong_type(tmp_path):
-    path = tmp_path / "d.jsonl"
-    path.write_text('{"instruction": "Why?", "response": "Because."}\n{"instruction": "How?"}\n')
-    expect_error({"input": str(path)}, r"d.jsonl:2: record has no field 'response' \(set segment.fields")
-    path.write_text('{"instruction": "Why?", "response": "Because."}\n{"instruction": "How?", "response": ["a", "list"]}\n')
-    expect_error({"input": str(path)}, r"d.jsonl:2: field 'response' is a list, expected a string")
-    _, _, gold, stats = segment({"input": str(path), "on_bad_record": "skip"})
-    assert len(gold) == 1 and stats["skipped_wrong_type"] == 1
-
-
-def test_broken_parent_link_in_a_dialogue_tree(tmp_path):
-    rows = [json.loads(line) for line in (DATA / "oasst.jsonl").read_text().splitlines()]
-    child = next(r for r in rows if r["parent_id"])
-    child["parent_id"] = "not-in-the-file"
-    path = tmp_path / "oasst.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    line = rows.index(child) + 1
-    expect_error({"input": str(path)}, rf"oasst.jsonl:{line}: parent_id not-in-the-file of message {child['message_id']} is not in the file")
-    _, _, _, stats = segment({"input": str(path), "on_bad_record": "skip"})
-    assert stats["skipped_broken_parent_links"] == 1 and stats["messages_under_broken_links"] >= 1
-
-
-def test_unknown_format_name(tmp_path):
-    expect_error({"input": str(tmp_path), "format": "csv"}, r"segment.format = 'csv': should be 'auto', 'text', 'instructions' or 'dialogue'")
-
-
-def test_undetectable_json_says_to_set_the_format(tmp_path):
-    (tmp_path / "x.jsonl").write_text('{"q": "a", "b": 1}\n')
-    expect_error({"input": str(tmp_path / "x.jsonl")}, r"x.jsonl:1: cannot tell the format from the fields \['b', 'q'\]; set segment.format")
-
-
-def test_find_inputs_accepts_file_folder_and_glob(tmp_path):
-    (tmp_path / "x.txt").write_text("a")
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "y.jsonl").write_text("{}")
-    (tmp_path / "z.csv").write_text("a,b")
-    assert find_inputs(str(tmp_path / "x.txt")) == [tmp_path / "x.txt"]
-    assert find_inputs(str(tmp_path)) == [tmp_path / "sub" / "y.jsonl", tmp_path / "x.txt"]
-    assert find_inputs(str(tmp_path / "**" / "*.jsonl")) == [tmp_path / "sub" / "y.jsonl"]
+def test_a_file_that_cannot_be_read_is_one_line_naming_it(tmp_path):
+    with pytest.raises(UserError, match=rf"^{tmp_path}: cannot read it \(Is a directory\); check that it exists and is readable"):
+        read_document(tmp_path)
 
 
 def test_held_out_pairs_never_reach_the_loop_or_the_gold_file():

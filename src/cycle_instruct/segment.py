@@ -1,13 +1,18 @@
 """Step 1 of the method: raw text -> an unpaired question set and answer set.
 
-A paragraph is a block of text between blank lines. It is a question if it holds at
-least one question mark (Latin '?', full-width '？' as in Chinese and Japanese, Arabic
-'؟'); every other paragraph is an answer. The Greek question mark ';' is not counted:
-it is the semicolon's code point, far more common as a semicolon in other scripts.
-Before the loop, personal data is scrubbed, over-long paragraphs are split (or cut), and
-exact and near-exact duplicates (equal up to case, spacing and punctuation) are removed.
+A paragraph is a block of text between blank lines (lines of only whitespace, of any
+script, or zero-width characters). It is a question if it holds at least one question
+mark (Latin '?', full-width '？' as in Chinese and Japanese, Arabic '؟'); every other
+paragraph is an answer. The Greek question mark ';' is not counted: it is the
+semicolon's code point, far more common as a semicolon in other scripts.
+NUL characters and lone surrogates are dropped when reading, so every text can be written
+as UTF-8. Before the loop, personal data is scrubbed, over-long paragraphs are split (or
+cut), and exact and near-exact duplicates (equal up to case, spacing and punctuation) are
+removed.
 """
 
+import codecs
+import os
 import random
 import re
 from collections import Counter
@@ -18,9 +23,15 @@ from .privacy import scrub
 from .records import INSTRUCTION, RESPONSE, Record
 
 QUESTION_MARKS = ("?", "？", "؟")
-TEXT_SUFFIXES = (".txt", ".md")
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"  # zero-width characters: a line of only these is blank
+_BLANK_LINE = re.compile(rf"\n(?:[^\S\n]|[{INVISIBLE}])*\n")  # any Unicode whitespace (NBSP, U+3000, ...)
+_VISIBLE = re.compile(rf"[^\s{INVISIBLE}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])\s+")
+_BOMS = [  # UTF-32 first: its little-endian BOM starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"), (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+]
 
 
 class BinaryFile(UserError):
@@ -31,20 +42,58 @@ def is_question(paragraph: str) -> bool:
     return any(mark in paragraph for mark in QUESTION_MARKS)
 
 
-def split_paragraphs(text: str) -> list[str]:
+def blank(text: str) -> bool:
+    """Nothing visible: only whitespace and zero-width characters."""
+    return not _VISIBLE.search(text)
+
+
+def printable(text: str) -> str:
+    """`text` with control and other unprintable characters escaped, so a message stays one line."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def show(path) -> str:
+    """A path as printable text: a file name may hold any byte, not only UTF-8 (escaped as \\xff)."""
+    return printable(os.fsencode(path).decode("utf-8", "backslashreplace"))
+
+
+def clean(text: str, stats: Counter) -> str:
+    """Drop NUL characters and lone surrogates (from JSON escapes such as "\\ud800"): they are
+    not text, and a lone surrogate cannot even be written out as UTF-8."""
+    if "\x00" in text:
+        stats["nul_chars_removed"] += text.count("\x00")
+        text = text.replace("\x00", "")
+    if _SURROGATE.search(text):
+        text, n = _SURROGATE.subn("", text)
+        stats["lone_surrogates_removed"] += n
+    return text
+
+
+def split_paragraphs(text: str, stats: Counter | None = None) -> list[str]:
+    """Blocks between blank lines; blocks of only zero-width characters are dropped (and counted)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return [p.strip() for p in _BLANK_LINE.split(text) if p.strip()]
+    blocks = [p.strip() for p in _BLANK_LINE.split(text) if p.strip()]
+    kept = [p for p in blocks if not blank(p)]
+    if stats is not None and len(kept) < len(blocks):
+        stats["dropped_empty_paragraphs"] += len(blocks) - len(kept)
+    return kept
 
 
 def read_document(path: Path) -> str:
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise BinaryFile(f"{path}: looks like a binary file, not text; remove it or point segment.input at text files")
+    """The file's text: UTF-8 (a BOM is dropped), or UTF-16/UTF-32 with a BOM; binary files refused."""
+    name = show(path)
     try:
-        return data.decode("utf-8")
+        data = path.read_bytes()
+    except OSError as e:
+        raise UserError(f"{name}: cannot read it ({e.strerror}); check that it exists and is readable, or remove it")
+    bom, encoding, label = next((b for b in _BOMS if data.startswith(b[0])), (b"", "utf-8", "UTF-8"))
+    if not bom and b"\x00" in data[:8192]:
+        raise BinaryFile(f"{name}: looks like a binary file, not text; remove it or point segment.input at text files")
+    try:
+        return data[len(bom):].decode(encoding)
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not valid UTF-8 (byte {e.start}); convert the file to UTF-8 (e.g. iconv -t utf-8)")
+        line = data[len(bom): len(bom) + e.start].decode(encoding, "replace").count("\n") + 1
+        raise UserError(f"{name}:{line}: not valid {label} (byte {len(bom) + e.start}); convert the file to UTF-8 (e.g. iconv -t utf-8)")
 
 
 def split_long(text: str, max_chars: int) -> list[str]:

@@ -9,7 +9,7 @@ model sees the text.
 from ..records import timed, write_json, write_records
 from ..segment import build_records, check_both_sides, hold_out, scrub_items
 from ..sources import load_corpus
-from . import METRICS, TIMING, option, stage_command
+from . import METRICS, TIMING, output, stage_command
 
 
 def run(params, questions, answers, gold, test, metrics, timing=None):
@@ -30,10 +30,10 @@ def run(params, questions, answers, gold, test, metrics, timing=None):
 
 command = stage_command(
     run, "segment", "Split raw documents into question and answer paragraphs.",
-    option("--questions", required=True, help="output JSONL of question records"),
-    option("--answers", required=True, help="output JSONL of answer records"),
-    option("--gold", required=True, help="output JSONL of full pairs, where the input has them (never trained on)"),
-    option("--test", required=True, help="output JSONL of held-out pairs (segment.test_size) for evaluation"),
+    output("--questions", required=True, help="output JSONL of question records"),
+    output("--answers", required=True, help="output JSONL of answer records"),
+    output("--gold", required=True, help="output JSONL of full pairs, where the input has them (never trained on)"),
+    output("--test", required=True, help="output JSONL of held-out pairs (segment.test_size) for evaluation"),
     METRICS,
     TIMING,
 )
