@@ -3,7 +3,7 @@ import subprocess
 
 from cycle_instruct.records import Record, write_records
 
-from conftest import write_params
+from conftest import ROOT, write_params
 
 
 def test_help_lists_every_stage():
@@ -22,5 +22,6 @@ def test_stage_command_calls_the_stage_recipe_without_the_stage_scripts(tmp_path
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "f.txt").write_text("Is it?\n\nIt is.\n")
     write_params(tmp_path, {"segment": {"input": "docs"}})  # no stages/ folder here: the CLI needs none
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
     subprocess.run(["cycle-instruct", "segment", "--questions", "q.jsonl", "--answers", "a.jsonl", "--gold", "g.jsonl", "--test", "t.jsonl", "--metrics", "m.json"], cwd=tmp_path, check=True)
     assert json.loads((tmp_path / "m.json").read_text())["questions"] == 1

@@ -6,10 +6,12 @@ recipe (cycle_instruct.steps.<stage>) with the same options as `stages/<stage>.p
 
 import importlib
 import json
+import sys
+from pathlib import Path
 
 import click
 
-from .errors import exit_on_user_error
+from .errors import UserError, exit_on_user_error
 from .params import load_params
 
 STAGES = {  # command name: (module in cycle_instruct.steps, click command in it)
@@ -33,9 +35,20 @@ class _Stages(click.Group):
 
     def get_command(self, ctx, name):
         if name in STAGES:
+            if "--help" not in sys.argv:  # help works anywhere
+                exit_on_user_error(check_project_folder)(Path.cwd())
             module, attr = STAGES[name]
             return getattr(importlib.import_module(f"cycle_instruct.steps.{module}"), attr)
         return super().get_command(ctx, name)
+
+
+def check_project_folder(cwd: Path) -> None:
+    """Stages read params.yaml and write data/ relative to the project folder: run only there."""
+    if (cwd / "dvc.yaml").is_file() and (cwd / "params.yaml").is_file():
+        return
+    root = next((p for p in cwd.parents if (p / "dvc.yaml").is_file() and (p / "params.yaml").is_file()), None)
+    where = f"cd {root} first" if root else "cd to the project folder (the one with dvc.yaml and params.yaml), or create one with git clone"
+    raise UserError(f"{cwd}: not a cycle-instruct project folder (no dvc.yaml and params.yaml here); {where}")
 
 
 @click.group(cls=_Stages, help="Cycle-Instruct: seed-free instruction data from raw text. Run `dvc repro` for the whole pipeline.")

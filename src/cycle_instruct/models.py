@@ -35,8 +35,17 @@ def embedded_gguf() -> Path:
     return files[0]
 
 
-def resolve_base(spec: str) -> tuple[str, str | None]:
-    """(folder or hub name, gguf file name or None) for from_pretrained."""
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+CONVERT_HINT = ("convert it once, where you trust the file, with: python -c \"from transformers import AutoModelForCausalLM as M; "
+                "M.from_pretrained('DIR', use_safetensors=False).save_pretrained('DIR-safetensors')\"")
+
+
+def resolve_base(spec: str, allow_hub: bool = False) -> tuple[str, str | None]:
+    """(folder or hub name, gguf file name or None) for from_pretrained.
+
+    Offline by default: a spec that is not a local path reaches a hub only with allow_hub, and
+    weights load only from safetensors or GGUF (a pickle can run code when it is loaded).
+    """
     if spec == EMBEDDED_BASE:
         gguf = embedded_gguf()
         return str(gguf.parent), gguf.name
@@ -45,9 +54,26 @@ def resolve_base(spec: str) -> tuple[str, str | None]:
         if not path.is_file():
             raise UserError(f"{spec}: GGUF file not found; set model.base in params.yaml")
         return str(path.parent), path.name
-    if path.exists() and not (path / "config.json").exists():
-        raise UserError(f"{spec}: folder has no config.json, so it is not a Hugging Face model folder")
-    return spec, None  # a local HF folder, or a hub name (needs the hub or its cache)
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise UserError(f"{spec}: folder has no config.json, so it is not a Hugging Face model folder")
+        if not any(path.glob("*.safetensors")):
+            if any(f for pattern in PICKLE_WEIGHTS for f in path.glob(pattern)):
+                raise UserError(f"{spec}: has only pickle weights (.bin/.pt), which can run code when loaded; {CONVERT_HINT}")
+            raise UserError(f"{spec}: no .safetensors weights in the folder; give a complete Hugging Face model folder")
+        return spec, None
+    if path.is_file():
+        raise UserError(f"{spec}: a file, but not a .gguf one; set model.base to a Hugging Face model folder or a .gguf file")
+    if not allow_hub:
+        raise UserError(f"{spec}: no such model folder or .gguf file; set model.base in params.yaml "
+                        "(a hub id is fetched only with model.allow_hub: true)")
+    return spec, None  # a hub id, allowed
+
+
+def load_error(what, error: Exception, hint: str) -> UserError:
+    """One line for a model that will not load (corrupt or truncated weights, bad GGUF, no network)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UserError(f"{what}: cannot load it ({type(error).__name__}: {first[:200]}); {hint}")
 
 
 def device() -> str:
@@ -61,24 +87,25 @@ def dtype() -> torch.dtype:
     return torch.float32
 
 
-def prepare_base(spec: str, out_dir) -> dict:
+def prepare_base(spec: str, out_dir, allow_hub: bool = False) -> dict:
     """Load the base model once (dequantizing GGUF) and save it as a safetensors folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder, gguf_file = resolve_base(spec)
-    kwargs = {}
+    folder, gguf_file = resolve_base(spec, allow_hub)
+    kwargs = {"local_files_only": not allow_hub}
     if gguf_file:
         from transformers import GgufConfig
 
-        kwargs = {"gguf_file": gguf_file}
+        kwargs["gguf_file"] = gguf_file
         model_kwargs = {**kwargs, "quantization_config": GgufConfig(dequantize=True)}
     else:
-        model_kwargs = {}
+        model_kwargs = {**kwargs, "use_safetensors": True}
+    what = f"{spec} ({Path(folder) / gguf_file})" if spec == EMBEDDED_BASE else spec
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **model_kwargs)
-    except OSError as e:
-        raise UserError(f"{spec}: cannot load the base model ({str(e).splitlines()[0]}); give a local folder, a .gguf file, or '{EMBEDDED_BASE}'")
+    except Exception as e:  # corrupt or truncated weights, a bad GGUF, an unknown architecture
+        raise load_error(what, e, f"check or re-download the file, or set model.base to another model ('{EMBEDDED_BASE}' is embedded)") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     with atomic_dir(out_dir) as tmp:
@@ -106,7 +133,10 @@ def load_tokenizer(base_dir, padding_side="left"):
 
     if not (Path(base_dir) / "config.json").exists():
         raise UserError(f"{base_dir}: prepared base model not found; run dvc repro prepare_base")
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
+    except Exception as e:
+        raise load_error(base_dir, e, "the prepared base model is damaged; run dvc repro -f prepare_base") from None
     tokenizer.padding_side = padding_side
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -118,11 +148,18 @@ def load_model(base_dir, adapter_dir=None, trainable=False):
     from transformers import AutoModelForCausalLM
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype()).to(device())
+    try:
+        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype(), local_files_only=True, use_safetensors=True)
+    except Exception as e:
+        raise load_error(base_dir, e, "the prepared base model is damaged; run dvc repro -f prepare_base") from None
+    model = model.to(device())
     if has_adapter(adapter_dir):
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=trainable)
+        try:
+            model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=trainable)
+        except Exception as e:
+            raise load_error(adapter_dir, e, "the adapter is damaged; re-run the stage that trains it (dvc repro -f <stage>)") from None
     if not trainable:
         model.eval()
     return model

@@ -34,25 +34,36 @@ class Section(BaseModel):
         return type(self).model_validate(_merge(self.model_dump(), changes))
 
 
-def _model_spec(value: str, what: str, embedded: str) -> str:
-    if value == embedded or Path(value).exists() or _HUB_ID.match(value):
+def _model_spec(value: str, what: str, embedded: str, allow_hub: bool) -> str:
+    if value == embedded or Path(value).exists():
         return value
-    raise ValueError(f"{what} not found: give '{embedded}' (embedded), an existing folder or file, or a hub id owner/name")
+    if allow_hub and _HUB_ID.match(value):
+        return value
+    hub = "" if allow_hub else "; a hub id (owner/name) is fetched only with model.allow_hub: true"
+    raise ValueError(f"{what} '{value}' not found: give '{embedded}' (embedded) or an existing folder or file{hub}")
 
 
 class ModelParams(Section):
+    allow_hub: bool  # offline by default: a name that is not a local path never reaches a model hub
     base: str
     embedder: str
 
-    @field_validator("base")
+    @field_validator("base", "embedder")
     @classmethod
-    def _base_exists(cls, v):
-        return _model_spec(v, "base model", EMBEDDED_BASE)
+    def _exists(cls, v, info):
+        embedded, what = (EMBEDDED_BASE, "base model") if info.field_name == "base" else (EMBEDDED_EMBEDDER, "embedding model")
+        return _model_spec(v, what, embedded, info.data.get("allow_hub", False))
 
-    @field_validator("embedder")
-    @classmethod
-    def _embedder_exists(cls, v):
-        return _model_spec(v, "embedding model", EMBEDDED_EMBEDDER)
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _safe_names(names, section: str):
+    """Names of the user's own (eval.sft, eval.seeds) go into stage names, paths and shell commands."""
+    for name in names:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"{section} name {name!r} may hold only letters, digits, _ and -")
+    return names
 
 
 class Fields(Section):
@@ -60,10 +71,12 @@ class Fields(Section):
     context: str  # "" ignores context
     response: str
     text: str
+    records: str  # .json files: the key whose list holds the records ({"data": [...]}); "" = top level
 
 
 class SegmentParams(Section):
-    input: str
+    input: Annotated[str, Field(min_length=1)]  # a file or a folder: DVC tracks it as the stage's dep, so no glob
+    include: str | list[str]  # in a folder: glob(s) over paths relative to it
     format: Literal["auto", "text", "instructions", "dialogue"]
     fields: Fields
     question_share: Share
@@ -74,6 +87,24 @@ class SegmentParams(Section):
     long_paragraphs: Literal["split", "truncate"]
     min_chars: Annotated[int, Field(ge=0)]
     test_size: Annotated[float, Field(ge=0)]  # a count, or a share if below 1
+
+    @field_validator("input")
+    @classmethod
+    def _file_or_folder(cls, v):
+        parts = Path(v).parts
+        wild = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), None)
+        if wild is not None and not Path(v).exists():
+            folder, pattern = Path(*parts[:wild]), "/".join(parts[wild:])
+            raise ValueError(f"a glob is not an input (DVC needs a file or a folder to track); set segment.input: {folder} and segment.include: '{pattern}'")
+        return v
+
+    @field_validator("include")
+    @classmethod
+    def _relative_globs(cls, v):
+        patterns = [v] if isinstance(v, str) else v
+        if not patterns or any(not p or p.startswith("/") or ".." in p.split("/") for p in patterns):
+            raise ValueError("give one or more glob patterns relative to segment.input, such as '*.txt' or '**/*.md'")
+        return v
 
     @field_validator("test_size")
     @classmethod
@@ -100,6 +131,7 @@ class GenerateParams(Section):
     seed: int
     max_model_len: Annotated[int, Field(ge=16)]
     tensor_parallel_size: Positive
+    pipeline_parallel_size: Positive
     data_parallel_size: Positive
     distributed_backend: Literal["mp", "ray"]
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)]
@@ -156,6 +188,11 @@ class EvalParams(Section):
     seeds: dict[str, SeedSpec]
     methods: list[str]
     judge: bool
+
+    @field_validator("sft", "seeds", mode="before")
+    @classmethod
+    def _names(cls, v, info):
+        return _safe_names(v, f"eval.{info.field_name}") if isinstance(v, dict) else v
 
 
 class Params(Section):

@@ -13,7 +13,7 @@ from ..embedding import embed, load_embedder
 from ..engines import open_engine
 from ..records import read_records, timed, write_json, write_records
 from ..resume import clear
-from . import METRICS, TIMING, option, stage_command
+from . import METRICS, TIMING, option, output, stage_command
 
 
 def run(params, base, iterations_dir, out, embeddings, metrics, iteration=None, timing=None):
@@ -29,7 +29,7 @@ def run(params, base, iterations_dir, out, embeddings, metrics, iteration=None, 
                                                               adapter=adapter, resume_as=f"{out}.{name}")
             dataset += records
         engine.close()
-        embedder = load_embedder(params.model.embedder)
+        embedder = load_embedder(params.model.embedder, params.model.allow_hub)
         originals = embed(embedder, [r.original_text for r in dataset])
         distances = l2_distances(originals, embed(embedder, [r.reconstruction for r in dataset]))
         for record, d in zip(dataset, distances):
@@ -49,8 +49,8 @@ command = stage_command(
     option("--base", required=True, help="prepared base model folder"),
     option("--iterations", "iterations_dir", required=True, help="folder holding one folder per iteration"),
     option("--iteration", type=int, default=None, help="the iteration to reconstruct (default: the last)"),
-    option("--out", required=True, help="Cycle-Inst dataset (JSONL) with distances"),
-    option("--embeddings", required=True, help="embeddings of the original sides (.npy)"),
+    output("--out", required=True, help="Cycle-Inst dataset (JSONL) with distances"),
+    output("--embeddings", required=True, help="embeddings of the original sides (.npy)"),
     METRICS,
     TIMING,
 )

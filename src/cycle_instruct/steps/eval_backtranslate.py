@@ -13,7 +13,7 @@ from ..engines import HFEngine
 from ..models import load_model, load_tokenizer
 from ..records import INSTRUCTION, RESPONSE, read_records, timed, write_json, write_records
 from ..training import lora_model, train_lora, training_pairs
-from . import METRICS, TIMING, option, stage_command
+from . import METRICS, TIMING, option, output, stage_command
 
 
 def run(params, name, base, gold, out, metrics, timing=None):
@@ -25,7 +25,7 @@ def run(params, name, base, gold, out, metrics, timing=None):
         if spec.select == "random":
             seeds = take_share(pairs, spec.percent, seed)
         else:
-            vectors = embed(load_embedder(params.model.embedder), [p.original_text for p in pairs])
+            vectors = embed(load_embedder(params.model.embedder, params.model.allow_hub), [p.original_text for p in pairs])
             seeds = [pairs[i] for i in cluster_seeds(vectors, max(1, round(len(pairs) * spec.percent / 100)), seed)]
         seed_ids = {p.id for p in seeds}
         rest = [only_side(p, p.original) for p in pairs if p.id not in seed_ids]
@@ -48,7 +48,7 @@ command = stage_command(
     option("--name", required=True, help="the baseline, a key of eval.seeds (e.g. rand5, clust10)"),
     option("--base", required=True, help="prepared base model folder"),
     option("--gold", required=True, help="gold pairs of the training split"),
-    option("--out", required=True, help="the baseline's dataset"),
+    output("--out", required=True, help="the baseline's dataset"),
     METRICS,
     TIMING,
 )

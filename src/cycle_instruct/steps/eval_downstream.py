@@ -14,7 +14,7 @@ from ..engines import HFEngine
 from ..models import load_model, load_tokenizer
 from ..records import INSTRUCTION, RESPONSE, Record, read_records, timed, write_json, write_records
 from ..training import lora_model, train_lora, training_pairs
-from . import METRICS, TIMING, option, stage_command
+from . import METRICS, TIMING, option, output, stage_command
 
 
 def run(params, method, base, dataset, test, predictions, metrics, timing=None):
@@ -23,7 +23,7 @@ def run(params, method, base, dataset, test, predictions, metrics, timing=None):
         if not held_out:
             raise UserError(f"{test}: no held-out pairs; set segment.test_size (see README, Evaluation)")
         tokenizer = load_tokenizer(base)
-        embedder = load_embedder(params.model.embedder)
+        embedder = load_embedder(params.model.embedder, params.model.allow_hub)
         report, outputs = {"method": method, "train_pairs": len(pairs)}, []
         for direction, target in (("fwd", RESPONSE), ("bwd", INSTRUCTION)):
             model = load_model(base, trainable=bool(pairs))
@@ -55,7 +55,7 @@ command = stage_command(
     option("--base", required=True, help="prepared base model folder"),
     option("--dataset", required=True, help="the method's training pairs"),
     option("--test", required=True, help="held-out gold pairs (segment's test file)"),
-    option("--predictions", required=True),
+    output("--predictions", required=True),
     METRICS,
     TIMING,
 )

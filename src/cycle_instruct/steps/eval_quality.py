@@ -19,7 +19,7 @@ from . import METRICS, TIMING, option, stage_command
 
 def run(params, base, datasets, pruned_dir, metrics, timing=None):
     with timed(timing):
-        embedder = load_embedder(params.model.embedder)
+        embedder = load_embedder(params.model.embedder, params.model.allow_hub)
         judge = HFEngine(base) if params.eval.judge else None
         report = {}
         for path in sorted(Path(datasets).glob("*.jsonl")):

@@ -6,7 +6,7 @@ from pathlib import Path
 from ..distances import distance_histogram
 from ..report import iteration_trend, report_lines
 from ..records import atomic_path, read_json, read_records, write_json
-from . import option, stage_command
+from . import option, output, stage_command
 
 
 def run(params, downstream, quality, datasets, pruned_dir, report, plots_dir):
@@ -29,6 +29,6 @@ command = stage_command(
     option("--quality", required=True, help="dataset quality metrics"),
     option("--datasets", required=True, help="folder of <method>.jsonl datasets"),
     option("--pruned", "pruned_dir", required=True, help="folder of <iteration>/pruned.jsonl"),
-    option("--report", required=True, help="markdown table"),
-    option("--plots", "plots_dir", required=True),
+    output("--report", required=True, help="markdown table"),
+    output("--plots", "plots_dir", required=True),
 )

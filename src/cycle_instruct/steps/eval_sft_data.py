@@ -6,7 +6,7 @@ All-SFT uses 100% of the gold pairs, SFT-80 a seeded 80%, Vanilla 0% (the untune
 from ..errors import UserError
 from ..evaluation import take_share
 from ..records import read_records, write_records
-from . import option, stage_command
+from . import option, output, stage_command
 
 
 def run(params, name, gold, out):
@@ -20,5 +20,5 @@ command = stage_command(
     run, "eval_sft_data", "Evaluation: cut an SFT reference dataset from the gold pairs.",
     option("--name", required=True, help="a key of eval.sft (vanilla, all_sft, sft80)"),
     option("--gold", required=True, help="gold pairs of the training split (segment's gold file)"),
-    option("--out", required=True),
+    output("--out", required=True),
 )

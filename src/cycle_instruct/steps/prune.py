@@ -7,7 +7,7 @@ from ..distances import distance_histogram, distance_stats, load_embeddings
 from ..errors import UserError
 from ..pruning import choose_k, cluster, prune
 from ..records import read_records, timed, write_json, write_records
-from . import METRICS, TIMING, option, stage_command
+from . import METRICS, TIMING, option, output, stage_command
 
 
 def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=None):
@@ -36,9 +36,9 @@ command = stage_command(
     run, "prune", "Cluster and drop the worst-reconstructed pairs (Cycle-Filt).",
     option("--dataset", required=True, help="Cycle-Inst dataset with distances"),
     option("--embeddings", required=True),
-    option("--out", required=True, help="Cycle-Filt dataset"),
-    option("--pruned", required=True, help="the pairs the filter dropped, for inspection"),
+    output("--out", required=True, help="Cycle-Filt dataset"),
+    output("--pruned", required=True, help="the pairs the filter dropped, for inspection"),
     METRICS,
-    option("--plot", help="kept and pruned pairs per distance bin, for dvc plots"),
+    output("--plot", help="kept and pruned pairs per distance bin, for dvc plots"),
     TIMING,
 )

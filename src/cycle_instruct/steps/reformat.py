@@ -6,7 +6,7 @@ from ..engines import open_engine
 from ..records import INSTRUCTION, RESPONSE, read_records, timed, write_json, write_records
 from ..reformat import reformat_records
 from ..resume import clear
-from . import METRICS, TIMING, option, stage_command
+from . import METRICS, TIMING, option, output, stage_command
 
 
 def run(params, base, questions_in, answers_in, questions_out, answers_out, metrics, timing=None):
@@ -29,8 +29,8 @@ command = stage_command(
     option("--base", required=True, help="prepared base model folder"),
     option("--questions-in", required=True),
     option("--answers-in", required=True),
-    option("--questions-out", required=True),
-    option("--answers-out", required=True),
+    output("--questions-out", required=True),
+    output("--answers-out", required=True),
     METRICS,
     TIMING,
 )

@@ -9,7 +9,7 @@ from ..errors import UserError
 from ..engines import open_engine
 from ..records import read_records, timed, write_json, write_records
 from ..resume import clear
-from . import METRICS, TIMING, option, stage_command
+from . import METRICS, TIMING, option, output, stage_command
 
 
 def run(params, iteration, base, adapter, records_in, out, metrics, timing=None):
@@ -31,7 +31,7 @@ command = stage_command(
     option("--base", required=True, help="prepared base model folder"),
     option("--adapter", required=True, help="LoRA adapter folder (iteration 0: none)"),
     option("--records", "records_in", required=True, help="records with one side filled"),
-    option("--out", required=True),
+    output("--out", required=True),
     METRICS,
     TIMING,
 )

@@ -3,7 +3,7 @@
 
 from ..records import timed, write_json
 from ..summary import summarize_run
-from . import TIMING, option, stage_command
+from . import TIMING, option, output, stage_command
 
 
 def run(params, metrics_dir, out, timing=None):
@@ -14,6 +14,6 @@ def run(params, metrics_dir, out, timing=None):
 command = stage_command(
     run, "summary", "Summarize the run's metrics in keys that do not depend on the number of iterations.",
     option("--metrics-dir", required=True, help="the stages' metrics"),
-    option("--out", required=True),
+    output("--out", required=True),
     TIMING,
 )

@@ -8,7 +8,7 @@ train.init: fresh starts a new adapter every iteration; continue resumes iterati
 from ..models import has_adapter, load_model, load_tokenizer
 from ..records import atomic_dir, read_records, timed, write_json
 from ..training import lora_model, train_lora, training_pairs
-from . import METRICS, TIMING, option, stage_command
+from . import METRICS, TIMING, option, output, stage_command
 
 
 def run(params, direction, base, pairs, previous, out, metrics, curve, timing=None):
@@ -33,9 +33,9 @@ def _command(direction: str, help_text: str):
         option("--base", required=True, help="prepared base model folder"),
         option("--pairs", required=True, help="pseudo-labelled records to learn from"),
         option("--previous", required=True, help="this direction's adapter of iteration k-1"),
-        option("--out", required=True, help="folder for the trained adapter"),
+        output("--out", required=True, help="folder for the trained adapter"),
         METRICS,
-        option("--curve", required=True, help="per-step loss, for dvc plots"),
+        output("--curve", required=True, help="per-step loss, for dvc plots"),
         TIMING,
     )
 

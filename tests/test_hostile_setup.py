@@ -1,0 +1,187 @@
+"""Hostile but fair setup: bad params, bad models, runs from the wrong folder.
+
+Each case runs a real stage command in-process, the way `dvc repro` would call it, and
+asserts what a user sees: exit code 1, exactly one `error:` line naming the file or the
+setting and what to do, no traceback, and none of the stage's outputs left behind.
+(The corpus side of hostile input is in test_hostile_inputs.py.)
+"""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cycle_instruct.errors import UserError
+from cycle_instruct.steps import METRICS, output, stage_command
+from cycle_instruct.records import write_json
+
+from conftest import ROOT, params_yaml, write_params
+
+
+def _copy_model(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+
+
+def bad_model(kind):
+    """Builders of a model.base that must be refused with one line: (folder, tiny model) -> spec."""
+
+    def build(tmp: Path, tiny: Path) -> str:
+        if kind == "pickle_only":
+            model = _copy_model(tiny, tmp / "pickled")
+            import torch
+            from safetensors.torch import load_file
+
+            torch.save(load_file(model / "model.safetensors"), model / "pytorch_model.bin")
+            (model / "model.safetensors").unlink()
+            return str(model)
+        if kind == "truncated_safetensors":
+            model = _copy_model(tiny, tmp / "truncated")
+            _truncate(model / "model.safetensors")
+            return str(model)
+        if kind == "garbage_safetensors":
+            model = _copy_model(tiny, tmp / "garbage")
+            (model / "model.safetensors").write_bytes(b"\xff" * 64)
+            return str(model)
+        if kind == "corrupt_gguf":
+            (tmp / "broken.gguf").write_bytes(b"GGUF" + b"\x00\x01" * 100)
+            return str(tmp / "broken.gguf")
+        if kind == "not_gguf_file":
+            (tmp / "weights.safetensors").write_bytes(b"{}")
+            return str(tmp / "weights.safetensors")
+        if kind == "folder_without_weights":
+            model = _copy_model(tiny, tmp / "noweights")
+            (model / "model.safetensors").unlink()
+            return str(model)
+        raise AssertionError(kind)
+
+    return build
+
+
+PARAMS_CASES = {  # params.yaml overrides -> words the one error line must hold
+    "hub id without allow_hub": ({"model": {"base": "meta-llama/Llama-3.1-8B"}}, ["model.base", "model.allow_hub: true"]),
+    "model path that does not exist": ({"model": {"base": "models/nothing-here"}}, ["model.base", "not found"]),
+    "embedder path that does not exist": ({"model": {"embedder": "models/no-embedder"}}, ["model.embedder", "not found"]),
+    "shell in an iteration key": ({"iterations": {"1$(touch /tmp/x)x": {"prev": 0}}}, ["iterations", "whole number"]),
+    "shell in an eval.sft name": ({"eval": {"sft": {"a;rm -rf x": 50}}}, ["eval.sft", "letters, digits, _ and -"]),
+    "quote in an eval.seeds name": ({"eval": {"seeds": {"r'5": {"select": "random", "percent": 5}}}}, ["eval.seeds", "letters, digits"]),
+    "no iterations": ({"iterations": {}}, ["iterations"]),
+    "zero epochs": ({"train": {"epochs": 0}}, ["train.epochs"]),
+    "zero max_chars": ({"segment": {"max_chars": 0}}, ["segment.max_chars"]),
+    "negative max_chars": ({"segment": {"max_chars": -5}}, ["segment.max_chars"]),
+    "gpu memory above 1": ({"generate": {"gpu_memory_utilization": 1.5}}, ["generate.gpu_memory_utilization"]),
+}
+
+
+def _prepare_base(tmp_path, monkeypatch, overrides):
+    """Run the prepare_base stage in tmp_path with params.yaml overridden; (result, outputs)."""
+    from cycle_instruct.steps.prepare_base import command
+
+    write_params(tmp_path, overrides)
+    monkeypatch.chdir(tmp_path)
+    args = ["--out", "base", "--iteration0", "it0", "--metrics", "m.json", "--timing", "t.json"]
+    return CliRunner().invoke(command, args), ["base", "it0", "m.json", "t.json"]
+
+
+def _assert_one_line_error(result, words, tmp_path, outputs):
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert not [o for o in outputs if (tmp_path / o).exists()]
+
+
+@pytest.mark.parametrize("case", list(PARAMS_CASES))
+def test_bad_params_end_in_one_line(case, tmp_path, monkeypatch):
+    overrides, words = PARAMS_CASES[case]
+    result, outputs = _prepare_base(tmp_path, monkeypatch, overrides)
+    _assert_one_line_error(result, ["params.yaml", *words], tmp_path, outputs)
+
+
+MODEL_CASES = {
+    "pickle_only": ["pickle weights", "use_safetensors=False"],
+    "truncated_safetensors": ["cannot load it", "model.base"],
+    "garbage_safetensors": ["cannot load it", "model.base"],
+    "corrupt_gguf": ["broken.gguf", "cannot load it"],
+    "not_gguf_file": ["not a .gguf"],
+    "folder_without_weights": ["no .safetensors weights"],
+}
+
+
+@pytest.mark.parametrize("case", list(MODEL_CASES))
+def test_bad_models_end_in_one_line(case, tmp_path, monkeypatch, tiny_model_dir):
+    spec = bad_model(case)(tmp_path, tiny_model_dir)
+    result, outputs = _prepare_base(tmp_path, monkeypatch, {"model": {"base": spec}})
+    _assert_one_line_error(result, [Path(spec).name, *MODEL_CASES[case]], tmp_path, outputs)
+
+
+def test_a_damaged_adapter_is_named(tmp_path, tiny_model_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from cycle_instruct.models import load_model
+
+    adapter = tmp_path / "m_qa"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), LoraConfig(r=2, target_modules="all-linear")).save_pretrained(adapter)
+    _truncate(adapter / "adapter_model.safetensors")
+    with pytest.raises(UserError, match=r"m_qa: cannot load it .*adapter is damaged"):
+        load_model(tiny_model_dir, adapter)
+
+
+def test_a_pickled_model_is_never_loaded(tmp_path, tiny_model_dir, monkeypatch):
+    """The .bin is never unpickled: a file that would run code on load is refused unread."""
+    model = bad_model("pickle_only")(tmp_path, tiny_model_dir)
+    (Path(model) / "pytorch_model.bin").write_bytes(b"not even a pickle")
+    result, outputs = _prepare_base(tmp_path, monkeypatch, {"model": {"base": model}})
+    _assert_one_line_error(result, ["pickle weights"], tmp_path, outputs)
+
+
+def test_a_failing_stage_leaves_none_of_its_outputs(tmp_path, monkeypatch):
+    """A stage that dies after writing some outputs removes them (its outputs are all or nothing);
+    an output it had not yet touched, left from an earlier run, stays as it was."""
+
+    def run(params, first, second, untouched, metrics):
+        write_json(first, {"written": True})
+        write_json(metrics, {"n": 1})
+        raise UserError(f"{second}: cannot be written (planted failure)")
+
+    command = stage_command(run, "planted", "fails halfway", output("--first"), output("--second"), output("--untouched"), METRICS)
+    write_params(tmp_path, {})
+    (tmp_path / "old.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(command, ["--first", "a.json", "--second", "b.json", "--untouched", "old.json", "--metrics", "m.json"])
+    _assert_one_line_error(result, ["b.json", "planted failure"], tmp_path, ["a.json", "b.json", "m.json"])
+    assert (tmp_path / "old.json").read_text() == "{}"
+
+
+def test_the_cli_refuses_to_run_a_stage_outside_the_project(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write_params(tmp_path, {})
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    run = subprocess.run(["cycle-instruct", "segment", "--questions", "q.jsonl", "--answers", "a.jsonl", "--gold", "g.jsonl",
+                          "--test", "t.jsonl", "--metrics", "m.json"], cwd=tmp_path / "sub", capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [f"error: {tmp_path / 'sub'}: not a cycle-instruct project folder (no dvc.yaml and params.yaml here); cd {tmp_path} first"]
+    assert not list((tmp_path / "sub").iterdir())
+
+
+def test_every_interpolated_value_is_quoted_in_stage_commands():
+    """Names from params.yaml reach shell commands only quoted (and validated: see above)."""
+    import re
+
+    import yaml
+
+    for pipeline in (ROOT / "dvc.yaml", ROOT / "eval" / "dvc.yaml"):
+        for name, stage in yaml.safe_load(pipeline.read_text())["stages"].items():
+            cmd = (stage.get("do") or stage)["cmd"]
+            unquoted = [t for t in cmd.split() if "${" in t and not re.fullmatch(r"'[^']*'", t)]
+            assert not unquoted, (pipeline.name, name, unquoted)
