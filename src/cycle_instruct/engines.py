@@ -34,11 +34,11 @@ class HFEngine:
     """transformers' generate on one device; loads the base model with each adapter in turn."""
 
     name = "hf"
+    reason = "a model in memory"  # open_engine says why it chose this engine
 
     def __init__(self, base_dir=None, model=None, tokenizer=None):
         self.base_dir, self.model, self.adapter = base_dir, model, None
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(base_dir)
-        self.reason = "asked for (generate.engine: hf)"
 
     def _model_for(self, adapter):
         if self.base_dir is None:  # wraps a model in memory (the evaluation's fresh fine-tunes)
@@ -58,8 +58,12 @@ class HFEngine:
         eos_ids = {tok.eos_token_id, tok.pad_token_id} - {None}
         torch.manual_seed(seed)
         enc = tok.pad({"input_ids": _prompt_ids(tok, prompts)}, return_tensors="pt").to(model.device)
-        with torch.no_grad():
-            out = model.generate(**enc, **sampling, pad_token_id=tok.pad_token_id, top_p=None)
+        try:
+            with torch.no_grad():
+                out = model.generate(**enc, **sampling, pad_token_id=tok.pad_token_id, top_p=None)
+        except torch.OutOfMemoryError:
+            raise UserError(f"transformers ran out of GPU memory on a batch of {len(prompts)} prompts; lower generate.batch_size "
+                            f"({cfg.batch_size}) or generate.max_new_tokens ({cfg.max_new_tokens})") from None
         completions = []
         for row in range(len(prompts)):
             ids = out[row, enc["input_ids"].shape[1] :].tolist()
@@ -76,24 +80,22 @@ class VLLMEngine:
     """One vLLM engine per stage, LoRA enabled; each adapter is a LoRARequest (no merging)."""
 
     name = "vllm"
+    reason = "asked for"
 
     def __init__(self, base_dir, cfg, max_lora_rank: int):
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB; vLLM's CPU build refuses to start without it
         from vllm import LLM
 
         on_gpu = device() == "cuda"
-        if cfg.data_parallel_size > 1:
-            # vLLM's offline LLM refuses data_parallel_size > 1 in one process (it may hang); data
-            # parallelism needs one process per replica, as in vLLM's data_parallel_offline example
-            raise UserError(f"params.yaml: generate.data_parallel_size ({cfg.data_parallel_size}) above 1 is not supported yet "
-                            "(vLLM runs offline data parallelism only as one process per replica); use tensor_parallel_size")
-        if not on_gpu and (cfg.tensor_parallel_size > 1 or cfg.data_parallel_size > 1):
-            raise UserError(f"params.yaml: generate.tensor_parallel_size ({cfg.tensor_parallel_size}) and data_parallel_size "
-                            f"({cfg.data_parallel_size}) must be 1 without a GPU; they split one stage over GPUs")
+        if not on_gpu and (cfg.tensor_parallel_size > 1 or cfg.pipeline_parallel_size > 1):
+            raise UserError(f"params.yaml: generate.tensor_parallel_size ({cfg.tensor_parallel_size}) and pipeline_parallel_size "
+                            f"({cfg.pipeline_parallel_size}) must be 1 without a GPU; they split one model over GPUs")
+        # max_loras=2: embed reconstructs with both adapters of an iteration, so both stay loaded
         kwargs = dict(model=str(base_dir), tokenizer=str(base_dir), enable_lora=True, max_lora_rank=max_lora_rank,
-                      max_loras=1, max_model_len=cfg.max_model_len, seed=cfg.seed, dtype="bfloat16" if on_gpu else "float32")
+                      max_loras=2, max_model_len=cfg.max_model_len, seed=cfg.seed, dtype="bfloat16" if on_gpu else "float32")
         if on_gpu:
-            kwargs.update(tensor_parallel_size=cfg.tensor_parallel_size, gpu_memory_utilization=cfg.gpu_memory_utilization,
+            kwargs.update(tensor_parallel_size=cfg.tensor_parallel_size, pipeline_parallel_size=cfg.pipeline_parallel_size,
+                          gpu_memory_utilization=cfg.gpu_memory_utilization,
                           distributed_executor_backend=cfg.distributed_backend)
         else:
             kwargs.update(enforce_eager=True)
@@ -104,7 +106,6 @@ class VLLMEngine:
         self.tokenizer = load_tokenizer(base_dir)
         self.adapter_ids: dict[str, int] = {}
         self.max_lora_rank = max_lora_rank
-        self.reason = "asked for (generate.engine: vllm)"
 
     def _lora(self, adapter):
         if not has_adapter(adapter):
@@ -136,8 +137,10 @@ class VLLMEngine:
         return [Completion(o.outputs[0].text.strip(), len(o.outputs[0].token_ids), o.outputs[0].finish_reason == "stop") for o in outputs]
 
     def close(self):
+        """Stop vLLM's engine-core process now, so its memory is free for the next stage step."""
         import gc
 
+        self.llm.llm_engine.engine_core.shutdown()
         del self.llm
         gc.collect()
 
@@ -154,23 +157,136 @@ def vllm_installed() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
-def open_engine(base_dir, cfg, lora_rank: int, n_prompts: int):
-    """The engine generate.engine asks for; `auto` picks vLLM when it is installed and the job
-    is big enough that its start-up pays for itself (benchmarks/generation.py measures both)."""
+class Replicas:
+    """generate.data_parallel_size copies of one engine, each in its own process on its own
+    GPUs (vLLM's recipe for offline data parallelism: one engine process per replica). Each
+    batch is dealt out round-robin (prompts come sorted by length, so the shares are even)
+    and the completions are put back in prompt order."""
+
+    def __init__(self, kind: str, base_dir, cfg, max_lora_rank: int, devices: list):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # CUDA and vLLM need fresh processes
+        self.name, self.base_dir, self.tokenizer = kind, base_dir, load_tokenizer(base_dir)
+        self.conns, self.procs = [], []
+        for group in devices:
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_replica, args=(child, kind, str(base_dir), cfg, max_lora_rank, group))
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+        try:
+            for conn in self.conns:
+                self._answer(conn)  # each replica reports that its model is loaded, or why not
+        except BaseException:
+            self.close()
+            raise
+
+    def _answer(self, conn):
+        try:
+            status, value = conn.recv()
+        except EOFError:
+            raise UserError("a generation replica died (killed, or out of memory); lower generate.batch_size or "
+                            "generate.data_parallel_size, and check the machine's memory") from None
+        if status == "error":
+            raise UserError(value)
+        return value
+
+    def run(self, prompts: list[str], cfg, adapter=None, seed: int = 0) -> list[Completion]:
+        n = len(self.conns)
+        busy = [r for r in range(n) if prompts[r::n]]  # a batch smaller than n leaves some idle
+        for r in busy:
+            self.conns[r].send((prompts[r::n], cfg, adapter, seed))
+        results = [None] * len(prompts)
+        for r in busy:
+            results[r::n] = self._answer(self.conns[r])
+        return results
+
+    def close(self):
+        for conn in self.conns:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        for proc in self.procs:
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.kill()
+        self.conns, self.procs = [], []
+
+
+def _replica(conn, kind, base_dir, cfg, max_lora_rank, devices):
+    """One replica's process: load the engine on `devices`, then answer batches until told to stop."""
+    if devices is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
+    engine = None
+    try:
+        engine = HFEngine(base_dir) if kind == "hf" else VLLMEngine(base_dir, cfg, max_lora_rank)
+        conn.send(("ok", None))
+        while (task := conn.recv()) is not None:
+            prompts, run_cfg, adapter, seed = task
+            conn.send(("ok", engine.run(prompts, run_cfg, adapter=adapter, seed=seed)))
+    except UserError as e:
+        conn.send(("error", str(e)))
+    except Exception as e:
+        conn.send(("error", f"generation replica on GPUs {devices}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
+    finally:
+        if engine is not None:
+            engine.close()
+
+
+def replica_devices(cfg) -> list[list[int]]:
+    """The GPUs of each data-parallel replica: tensor_parallel_size x pipeline_parallel_size each."""
+    import torch
+
+    per_replica = cfg.tensor_parallel_size * cfg.pipeline_parallel_size
+    if not torch.cuda.is_available():
+        raise UserError(f"params.yaml: generate.data_parallel_size ({cfg.data_parallel_size}) must be 1 without a GPU; "
+                        "it runs one model replica per GPU (group)")
+    if cfg.distributed_backend == "ray":
+        raise UserError("params.yaml: generate.data_parallel_size above 1 runs replicas on this machine (mp); with "
+                        "distributed_backend: ray, spread one model over the cluster with tensor/pipeline_parallel_size")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = [int(g) for g in visible.split(",") if g.strip()] if visible else list(range(torch.cuda.device_count()))
+    need = cfg.data_parallel_size * per_replica
+    if len(gpus) < need:
+        raise UserError(f"params.yaml: generate.data_parallel_size x tensor_parallel_size x pipeline_parallel_size = {need} GPUs, "
+                        f"but this machine shows {len(gpus)}; lower them")
+    return [gpus[r * per_replica : (r + 1) * per_replica] for r in range(cfg.data_parallel_size)]
+
+
+def choose_engine(cfg, n_prompts: int) -> tuple[str, str]:
+    """(engine kind, why): generate.engine, and for `auto` whether vLLM is there and the job is
+    big enough that its start-up pays for itself (benchmarks/generation.py measures both)."""
+    split = cfg.tensor_parallel_size > 1 or cfg.pipeline_parallel_size > 1
+    if split and (cfg.engine == "hf" or not vllm_installed()):
+        raise UserError("params.yaml: generate.tensor_parallel_size and pipeline_parallel_size above 1 split a model with vLLM; "
+                        f"set generate.engine: vllm and install it ({VLLM_INSTALL}), or use data_parallel_size")
+    if split:
+        return "vllm", "the model is split over GPUs (tensor/pipeline_parallel_size), which needs vLLM"
     if cfg.engine == "hf":
-        return HFEngine(base_dir)
+        return "hf", "asked for (generate.engine: hf)"
     if cfg.engine == "vllm":
         if not vllm_installed():
             raise UserError(f"params.yaml: generate.engine is vllm, but vLLM is not installed; {VLLM_INSTALL}")
-        return VLLMEngine(base_dir, cfg, lora_rank)
+        return "vllm", "asked for (generate.engine: vllm)"
     budget = n_prompts * cfg.max_new_tokens
     if not vllm_installed():
-        engine, reason = HFEngine(base_dir), "auto: vLLM is not installed"
-    elif budget < cfg.vllm_min_tokens:
-        engine = HFEngine(base_dir)
-        reason = f"auto: {n_prompts} prompts x {cfg.max_new_tokens} new tokens < generate.vllm_min_tokens ({cfg.vllm_min_tokens}); vLLM's start-up would cost more than it saves"
+        return "hf", "auto: vLLM is not installed"
+    if budget < cfg.vllm_min_tokens:
+        return "hf", (f"auto: {n_prompts} prompts x {cfg.max_new_tokens} new tokens < generate.vllm_min_tokens "
+                      f"({cfg.vllm_min_tokens}); vLLM's start-up would cost more than it saves")
+    return "vllm", f"auto: {n_prompts} prompts x {cfg.max_new_tokens} new tokens >= generate.vllm_min_tokens ({cfg.vllm_min_tokens})"
+
+
+def open_engine(base_dir, cfg, lora_rank: int, n_prompts: int):
+    """The engine for one stage: one process, or data_parallel_size replicas of it."""
+    kind, reason = choose_engine(cfg, n_prompts)
+    if cfg.data_parallel_size > 1:
+        engine = Replicas(kind, base_dir, cfg, lora_rank, replica_devices(cfg))
+        reason += f"; {cfg.data_parallel_size} data-parallel replicas"
     else:
-        engine = VLLMEngine(base_dir, cfg, lora_rank)
-        reason = f"auto: {n_prompts} prompts x {cfg.max_new_tokens} new tokens >= generate.vllm_min_tokens ({cfg.vllm_min_tokens})"
+        engine = HFEngine(base_dir) if kind == "hf" else VLLMEngine(base_dir, cfg, lora_rank)
     engine.reason = reason
     return engine
