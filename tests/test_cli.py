@@ -8,7 +8,7 @@ from conftest import ROOT, write_params
 
 def test_help_lists_every_stage():
     out = subprocess.run(["cycle-instruct", "--help"], capture_output=True, text=True, check=True).stdout
-    for stage in ("prepare_base", "segment", "reformat", "relabel", "train_fwd", "train_bwd", "embed", "prune", "summary", "check", "show"):
+    for stage in ("prepare_base", "segment", "reformat", "relabel", "train_fwd", "train_bwd", "embed", "prune", "export", "summary", "check", "show"):
         assert stage in out
 
 

@@ -5,6 +5,7 @@ recipe (cycle_instruct.steps.<stage>) with the same options as `stages/<stage>.p
 """
 
 import importlib
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ STAGES = {  # command name: (module in cycle_instruct.steps, click command in it
     "train_fwd": ("train", "command_fwd"),
     "embed": ("embed", "command"),
     "prune": ("prune", "command"),
+    "judge": ("judge", "command"),
+    "export": ("export", "command"),
     "summary": ("summary", "command"),
 }
 
@@ -77,18 +80,61 @@ def plots_template(out):
     click.echo(f"{write_offline_template(out)}: offline template for dvc plots show")
 
 
+FILTERED = "data/final/cycle_filt.jsonl"
+
+
 @main.command()
-@click.argument("dataset", type=click.Path(exists=True, dir_okay=False))
+@click.argument("dataset", default=FILTERED, type=click.Path(dir_okay=False))
 @click.option("-n", "count", default=5, show_default=True, help="how many pairs to show")
-def show(dataset, count):
-    """Print the first pairs of a dataset (e.g. data/final/cycle_filt.jsonl)."""
-    with open(dataset, encoding="utf-8") as f:
-        for line, _ in zip(f, range(count)):
-            r = json.loads(line)
-            real = r.get("original", "?")
-            click.secho(f"[{r['id']}] original={real} iteration={r.get('iteration')} distance={r.get('distance')}", bold=True)
-            click.echo(f"  instruction: {r.get('instruction')}")
-            click.echo(f"  response:    {r.get('response')}\n")
+@click.option("--sort", type=click.Choice(["distance", "-distance"]), help="distance: best reconstructed first; -distance: worst first")
+@click.option("--worst", is_flag=True, help="worst reconstructed first (the same as --sort=-distance)")
+@click.option("--pruned", is_flag=True, help="the pairs the filter dropped instead: pruned.jsonl beside the dataset")
+@click.option("--format", "fmt", type=click.Choice(["messages", "sharegpt", "alpaca"]), help="print each pair as a line of that export format")
+@exit_on_user_error
+def show(dataset, count, sort, worst, pruned, fmt):
+    """Print pairs of a dataset (default: data/final/cycle_filt.jsonl)."""
+    from .export import CONVERT
+
+    path = Path(dataset).with_name("pruned.jsonl") if pruned else Path(dataset)
+    records = iter_records(path)
+    if sort or worst:
+        sign = -1 if worst or sort == "-distance" else 1
+        number = lambda r: isinstance(r.distance, (int, float)) and not isinstance(r.distance, bool)  # noqa: E731
+        records = sorted(records, key=lambda r: (not number(r), sign * r.distance if number(r) else 0))  # no distance: last
+    for r in itertools.islice(records, count):
+        if fmt:
+            click.echo(json.dumps(CONVERT[fmt](r), ensure_ascii=False))
+            continue
+        click.secho(f"[{r.id}] original={r.original} iteration={r.iteration} distance={r.distance}", bold=True)
+        click.echo(f"  instruction: {r.instruction}")
+        click.echo(f"  response:    {r.response}\n")
+
+
+def iter_records(path: Path):
+    """The records of a JSONL file, one by one; anything else is one line naming the file and line."""
+    from dataclasses import fields
+
+    from .records import Record
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; run dvc repro (or dvc pull) first, or give a dataset such as {FILTERED}")
+    names, line_no = {f.name for f in fields(Record)}, 0
+    what = f"not a cycle-instruct record file (JSONL of records, such as {FILTERED})"
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise UserError(f"{path}:{line_no}: {what}: not JSON ({e.msg})") from None
+                missing = [k for k in ("id", "original") if not isinstance(obj, dict) or k not in obj]
+                if missing:
+                    raise UserError(f"{path}:{line_no}: {what}: no {' and no '.join(missing)}")
+                yield Record(**{k: v for k, v in obj.items() if k in names})
+    except UnicodeDecodeError:
+        raise UserError(f"{path}:{line_no + 1}: {what}: not UTF-8 text") from None
 
 
 if __name__ == "__main__":
