@@ -1,7 +1,14 @@
+import json
+
 import numpy as np
 import pytest
 
-from cycle_instruct.pruning import choose_k, cluster, drop_counts, prune
+from conftest import shipped_params
+from cycle_instruct.dedup import duplicates, embedding_neighbours, minhash_neighbours, near_duplicates
+from cycle_instruct.errors import UserError
+from cycle_instruct.pruning import choose_k, cluster, drop_counts, drop_reasons, prune, reason_counts
+from cycle_instruct.records import Record, read_records, write_records
+from cycle_instruct.steps.prune import run
 
 
 @pytest.mark.parametrize("n,k,min_size,expected", [(20000, 200, 20, 200), (100, 200, 20, 5), (30, 200, 20, 1), (3, 200, 20, 1)])
@@ -29,3 +36,135 @@ def test_kmeans_separates_obvious_groups():
     points = np.concatenate([rng.normal(0, 0.01, (10, 4)), rng.normal(5, 0.01, (10, 4))])
     labels = cluster(points, 2, seed=0)
     assert len(set(labels[:10])) == 1 and len(set(labels[10:])) == 1 and labels[0] != labels[10]
+
+
+# --- quality controls on top of the paper's filter ------------------------------------------
+
+WORDS = "apple river castle piano winter rocket garden silver thunder mirror forest candle ocean marble falcon violet desert harbor lantern meadow".split()
+
+
+def pair(i: int, distance: float, text: str | None = None, original: str = "instruction") -> Record:
+    """A pair unlike every other (word 3-gram Jaccard well below 0.5), unless `text` says otherwise."""
+    w = WORDS[i % len(WORDS)]
+    text = text or f"How does the {w} {i} work in {w} land? The {w} {i} works with {w} power every day."
+    instruction, response = text.split("? ", 1)
+    return Record(id=f"p{i:03d}", original=original, instruction=instruction + "?", response=response, iteration=2, distance=distance)
+
+
+def test_max_distance_drops_far_pairs_the_fraction_kept():
+    distances = np.array([0.1] * 37 + [1.3, 1.4, 1.5])
+    reasons = drop_reasons(distances, np.zeros(40, dtype=int), 0.05, max_distance=1.0)
+    assert reasons.tolist() == [""] * 37 + ["max_distance", "cluster_fraction", "cluster_fraction"]
+    assert reason_counts(reasons) == {"no_distance": 0, "cluster_fraction": 2, "max_distance": 1, "near_duplicate": 0}
+
+
+def test_max_distance_2_is_off():
+    distances = np.array([0.1] * 37 + [1.3, 1.4, 2.0])
+    reasons = drop_reasons(distances, np.zeros(40, dtype=int), 0.05, max_distance=2.0)
+    assert reason_counts(reasons) == {"no_distance": 0, "cluster_fraction": 2, "max_distance": 0, "near_duplicate": 0}
+
+
+NEAR = ("What is the tallest mountain in the whole world today? Mount Everest is the tallest mountain in the whole world: "
+        "its summit stands 8,849 metres above sea level, on the border between Nepal and the Tibet region of China.")
+NEAR2 = NEAR.replace("8,849", "8,848")  # one word differs: Jaccard of the word 3-grams 0.83
+
+
+def test_minhash_finds_near_identical_pairs_only():
+    texts = [NEAR, NEAR2] + [f"{r.instruction} {r.response}" for r in (pair(i, 0.1) for i in range(2, 8))]
+    neighbours = minhash_neighbours(texts, 0.8, seed=0)
+    assert neighbours[0] == {1} and neighbours[1] == {0}
+    assert all(n == set() for n in neighbours[2:])
+
+
+def test_near_duplicates_keep_the_lowest_distance_pair():
+    records = [pair(0, 0.5, NEAR), pair(1, 0.3), pair(2, 0.2, NEAR2), pair(3, 0.4)]
+    dropped = near_duplicates("minhash", records, np.eye(4), 0.8, seed=0)
+    assert dropped.tolist() == [True, False, False, False]  # p000 and p002 are near-identical; p002 is closer
+
+
+def test_embedding_near_duplicates_compare_the_same_side_only():
+    v = np.array([[1.0, 0, 0], [0.999, 0.04, 0], [1.0, 0, 0], [0, 1.0, 0]])
+    sides = ["instruction", "instruction", "response", "instruction"]
+    assert embedding_neighbours(v, sides, 0.95) == [{1}, {0}, set(), set()]
+    records = [pair(i, d, original=s) for i, (d, s) in enumerate(zip([0.2, 0.1, 0.05, 0.3], sides))]
+    assert near_duplicates("embedding", records, v, 0.95, seed=0).tolist() == [True, False, False, False]
+
+
+def test_a_chain_of_near_duplicates_keeps_every_pair_not_like_a_kept_one():
+    # a~b and b~c, but a is not like c: a (closest) stays, b goes, c stays
+    assert duplicates(np.array([0.1, 0.2, 0.3]), [{1}, {0, 2}, {1}]).tolist() == [False, True, False]
+
+
+def test_near_duplicates_are_deterministic():
+    texts = [NEAR, NEAR2, NEAR.replace("today", "now")] * 3
+    assert minhash_neighbours(texts, 0.5, seed=3) == minhash_neighbours(texts, 0.5, seed=3)
+
+
+def prune_project(tmp_path):
+    """20 pairs in one cluster: p000 is the worst (the 5% fraction), p001 far (1.2), p002 and p003 near-identical."""
+    records = [pair(0, 1.9), pair(1, 1.2), pair(2, 0.3, NEAR), pair(3, 0.2, NEAR2)] + [pair(i, 0.1 + 0.02 * i) for i in range(4, 20)]
+    vectors = np.random.default_rng(0).normal(size=(20, 8))
+    vectors[2] = vectors[3] + 0.001
+    write_records(tmp_path / "inst.jsonl", records)
+    np.save(tmp_path / "emb.npy", vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    return {"dataset": tmp_path / "inst.jsonl", "embeddings": tmp_path / "emb.npy", "out": tmp_path / "filt.jsonl",
+            "pruned": tmp_path / "pruned.jsonl", "metrics": tmp_path / "prune.json"}
+
+
+@pytest.mark.parametrize("dedup,threshold", [("minhash", 0.8), ("embedding", 0.95)])
+def test_the_stage_drops_and_counts_each_reason(tmp_path, dedup, threshold):
+    files = prune_project(tmp_path)
+    run(shipped_params(prune={"max_distance": 1.0, "dedup": dedup, "dedup_threshold": threshold}), **files)
+    metrics = json.loads(files["metrics"].read_text())
+    assert metrics["pruned_by_reason"] == {"no_distance": 0, "cluster_fraction": 1, "max_distance": 1, "near_duplicate": 1}
+    assert (metrics["in"], metrics["kept"], metrics["pruned"]) == (20, 17, 3)
+    assert [r.id for r in read_records(files["pruned"])] == ["p000", "p001", "p002"]
+    assert len(read_records(files["out"])) == 17
+
+
+def test_the_controls_off_remove_nothing_extra(tmp_path):
+    files = prune_project(tmp_path)
+    params = shipped_params(prune={"max_distance": 2.0, "dedup": "off"})
+    run(params, **files)
+    metrics = json.loads(files["metrics"].read_text())
+    assert metrics["pruned_by_reason"] == {"no_distance": 0, "cluster_fraction": 1, "max_distance": 0, "near_duplicate": 0}
+    assert [r.id for r in read_records(files["pruned"])] == ["p000"]
+
+
+def test_shipped_defaults_are_the_papers_filter():
+    cfg = shipped_params().prune
+    assert (cfg.max_distance, cfg.dedup) == (2.0, "off")
+
+
+def test_a_bare_off_in_yaml_means_off():
+    assert shipped_params(prune={"dedup": False}).prune.dedup == "off"
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"max_distance": 2.5}, "prune.max_distance = 2.5: should be less than or equal to 2"),
+    ({"dedup": "exact"}, "prune.dedup = 'exact': should be 'off', 'minhash' or 'embedding'"),
+    ({"dedup_threshold": 0}, "prune.dedup_threshold = 0: should be greater than 0"),
+])
+def test_bad_quality_params_are_one_line(change, message):
+    with pytest.raises(UserError) as e:
+        shipped_params(prune=change)
+    assert str(e.value) == f"params.yaml: {message}"
+
+
+def test_minhash_misses_no_pair_just_above_the_threshold_whatever_the_seed():
+    # plain LSH tuned at 0.8 misses a pair of Jaccard 0.83 about 4 times in 10; the tuned bands must not
+    assert all(minhash_neighbours([NEAR, NEAR2], 0.8, seed=seed) == [{1}, {0}] for seed in range(30))
+
+
+def test_pairs_whose_reconstruction_was_rejected_are_dropped_first(tmp_path):
+    """No distance (embed found the reconstruction an echo, a copy or boilerplate): never ranked, always dropped."""
+    files = prune_project(tmp_path)
+    records = read_records(files["dataset"])
+    records[5].distance = records[9].distance = None
+    write_records(files["dataset"], records)
+    run(shipped_params(), **files)
+    metrics = json.loads(files["metrics"].read_text())
+    pruned_ids = {r.id for r in read_records(files["pruned"])}
+    assert {records[5].id, records[9].id} <= pruned_ids and metrics["pruned_by_reason"]["no_distance"] == 2
+    assert metrics["in"] == len(records) and metrics["kept"] + metrics["pruned"] == len(records)
+    assert all(r.distance is not None for r in read_records(files["out"]))

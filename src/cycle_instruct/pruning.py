@@ -1,4 +1,5 @@
-"""Step 4 of the method: k-means over the originals, drop the worst reconstructions per cluster."""
+"""Step 4 of the method: k-means over the originals, drop the worst reconstructions per cluster;
+then the optional quality controls on top: an absolute distance threshold, near-duplicates."""
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -39,3 +40,20 @@ def prune(distances: np.ndarray, labels: np.ndarray, fraction: float) -> np.ndar
         worst = members[np.argsort(-distances[members], kind="stable")[:n_drop]]
         keep[worst] = False
     return keep
+
+
+# no_distance: the pair's reconstruction was rejected by our checks (an echo, a copy, boilerplate),
+# so it has no distance; it could only rank best by mistake, so it is dropped before the filter
+NO_DISTANCE, CLUSTER_FRACTION, MAX_DISTANCE, NEAR_DUPLICATE = REASONS = ("no_distance", "cluster_fraction", "max_distance", "near_duplicate")
+
+
+def drop_reasons(distances: np.ndarray, labels: np.ndarray, fraction: float, max_distance: float) -> np.ndarray:
+    """Why each pair is dropped ("" = kept): the paper's per-cluster fraction first, then, of the
+    pairs it keeps, those farther than `max_distance`."""
+    reasons = np.where(prune(distances, labels, fraction), "", CLUSTER_FRACTION).astype(object)
+    reasons[(reasons == "") & (distances > max_distance)] = MAX_DISTANCE
+    return reasons
+
+
+def reason_counts(reasons) -> dict[str, int]:
+    return {r: int(sum(1 for x in reasons if x == r)) for r in REASONS}

@@ -1,11 +1,13 @@
 """Prune (Cycle-Filt): k-means over the originals' embeddings, then inside every cluster drop
-the given fraction of pairs with the largest reconstruction distance."""
+the given fraction of pairs with the largest reconstruction distance. On top, if asked: drop
+pairs farther than prune.max_distance, and near-duplicates (each group keeps its closest pair)."""
 
 import numpy as np
 
+from ..dedup import near_duplicates
 from ..distances import distance_histogram, distance_stats, load_embeddings
 from ..errors import UserError
-from ..pruning import choose_k, cluster, prune
+from ..pruning import NEAR_DUPLICATE, NO_DISTANCE, choose_k, cluster, drop_reasons, reason_counts
 from ..records import read_records, timed, write_json, write_records
 from . import METRICS, TIMING, option, output, stage_command
 
@@ -16,28 +18,37 @@ def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=Non
         records, vectors = read_records(dataset), load_embeddings(embeddings)
         if len(records) != len(vectors):
             raise UserError(f"{embeddings}: {len(vectors)} embeddings for {len(records)} records in {dataset}; run dvc repro embed")
-        k = choose_k(len(records), cfg.k, cfg.min_cluster_size)
-        labels = cluster(vectors, k, cfg.seed)
-        keep = prune(np.array([r.distance for r in records]), labels, cfg.fraction)
-        kept = [r for r, m in zip(records, keep) if m]
-        dropped = [r for r, m in zip(records, keep) if not m]
+        # pairs without a distance (their reconstruction was rejected) are dropped first; the rest are clustered
+        scored = np.flatnonzero([r.distance is not None for r in records])
+        distances = np.array([records[i].distance for i in scored], dtype=float)
+        k = choose_k(len(scored), cfg.k, cfg.min_cluster_size)
+        reasons = np.full(len(records), NO_DISTANCE, dtype=object)
+        if len(scored):
+            reasons[scored] = drop_reasons(distances, cluster(vectors[scored], k, cfg.seed), cfg.fraction, cfg.max_distance)
+        if cfg.dedup != "off":
+            alive = np.flatnonzero(reasons == "")
+            dupes = near_duplicates(cfg.dedup, [records[i] for i in alive], vectors[alive], cfg.dedup_threshold, cfg.seed)
+            reasons[alive[dupes]] = NEAR_DUPLICATE
+        kept = [r for r, why in zip(records, reasons) if not why]
+        dropped = [r for r, why in zip(records, reasons) if why]
         write_records(out, kept)
         write_records(pruned, dropped)
         write_json(metrics, {
             "in": len(records), "kept": len(kept), "pruned": len(dropped), "k": k,
+            "pruned_by_reason": reason_counts(reasons),
             "distance_kept": distance_stats(r.distance for r in kept),
-            "distance_pruned": distance_stats(r.distance for r in dropped),
+            "distance_pruned": distance_stats(r.distance for r in dropped if r.distance is not None),
         })
         if plot:
-            write_json(plot, distance_histogram([r.distance for r in kept], [r.distance for r in dropped]))
+            write_json(plot, distance_histogram([r.distance for r in kept], [r.distance for r in dropped if r.distance is not None]))
 
 
 command = stage_command(
-    run, "prune", "Cluster and drop the worst-reconstructed pairs (Cycle-Filt).",
+    run, "prune", "Cluster and drop the worst-reconstructed pairs (Cycle-Filt), then the quality controls.",
     option("--dataset", required=True, help="Cycle-Inst dataset with distances"),
     option("--embeddings", required=True),
     output("--out", required=True, help="Cycle-Filt dataset"),
-    output("--pruned", required=True, help="the pairs the filter dropped, for inspection"),
+    output("--pruned", required=True, help="every pair the filter dropped, for inspection (reasons counted in the metrics)"),
     METRICS,
     output("--plot", help="kept and pruned pairs per distance bin, for dvc plots"),
     TIMING,
