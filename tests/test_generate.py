@@ -2,9 +2,11 @@ import pytest
 
 from cycle_instruct.generate import Generation, generate, reject_reason, summarize
 from cycle_instruct.engines import HFEngine
-from cycle_instruct.prompts import forward_messages
+from cycle_instruct.prompts import forward_messages, shipped_prompts
 
 from conftest import shipped_params
+
+PROMPTS = shipped_prompts()
 
 
 @pytest.mark.parametrize("text,reason", [
@@ -21,6 +23,42 @@ def test_reject_reasons(text, reason):
     assert reject_reason(text, "What is the capital of France?", "What is the capital of France?") == reason
 
 
+BOILERPLATE = [  # kept as instructions on real documentation before this check existed
+    "I'm ready to assist you. What's the user's message?",
+    "I'm sorry for any confusion, but as a helpful AI assistant I cannot browse the web.",
+    "This response is a response to a user's question.",
+    "As an AI language model, I don't have opinions.",
+    "How can I help you today?",
+    "Please provide the text you would like me to rewrite.",
+]
+NOT_BOILERPLATE = [  # ordinary questions and answers that share words with the patterns
+    "How can I help you sleep better with a bedtime routine?",
+    "As an AI researcher, which benchmark should I report?",
+    "What is the message of the novel Frankenstein?",
+    "I'm ready to start the marathon, but how should I taper?",
+    "The assistant coach is responsible for the defence.",
+    "Sorry is a 2015 song by Justin Bieber.",
+]
+
+
+@pytest.mark.parametrize("text", BOILERPLATE)
+def test_assistant_talk_is_boilerplate(text):
+    assert reject_reason(text, "Paris is the capital of France.", "x") == "boilerplate"
+
+
+@pytest.mark.parametrize("text", NOT_BOILERPLATE)
+def test_ordinary_text_is_not_boilerplate(text):
+    assert reject_reason(text, "Paris is the capital of France.", "x") is None
+
+
+def test_a_pseudo_label_that_copies_its_source_is_a_copy():
+    source = "The Eiffel Tower, built in 1889 for the World's Fair, is 330 metres tall and stands in Paris."
+    near_copy = "The Eiffel Tower, built in 1889 for the World's Fair, is 330 metres tall and in Paris?"
+    assert reject_reason(near_copy, source, "x", max_copy=0.8) == "copy"
+    assert reject_reason("How tall is the Eiffel Tower, and when was it built?", source, "x", max_copy=0.8) is None
+    assert reject_reason(near_copy, source, "x", reject_echo=False, max_copy=0.8) is None  # reformat: a rewrite may stay close
+
+
 def test_copying_a_long_span_of_the_prompt_is_an_echo():
     prompt = "Here is an assistant's response from a conversation:\n\nThe Eiffel tower is in Paris and is 330 m tall."
     assert reject_reason("The Eiffel tower is in Paris", "x", prompt) == "echo"
@@ -30,7 +68,7 @@ def test_copying_a_long_span_of_the_prompt_is_an_echo():
 def test_generate_is_batched_ordered_and_reproducible(tiny_model_dir):
     engine = HFEngine(tiny_model_dir)
     assert engine.tokenizer.padding_side == "left"
-    conversations = [forward_messages(q) for q in ["Why?", "What is the capital of France and why?", "How?"]]
+    conversations = [forward_messages(PROMPTS, q) for q in ["Why?", "What is the capital of France and why?", "How?"]]
     cfg = shipped_params(generate={"batch_size": 2, "temperature": 0.2, "top_k": 10, "max_new_tokens": 5, "seed": 3}).generate
     first = generate(engine, conversations, cfg)
     assert len(first) == 3 and all(isinstance(g, Generation) for g in first)

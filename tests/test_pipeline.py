@@ -28,7 +28,7 @@ def test_every_stage_ran_with_iterations_chained(project):
         assert order == sorted(order)
     assert stages.index("train_fwd@1") < stages.index("relabel_answers@2")
     assert stages.index("segment") < stages.index("reformat") < stages.index("relabel_answers@1")
-    assert stages[-3:] == ["embed", "prune", "summary"]
+    assert stages[-4:-2] == ["embed", "prune"] and sorted(stages[-2:]) == ["export", "summary"]
     dot = dvc("dag", "--dot", cwd=root).stdout
     assert '"train_fwd@1" -> "relabel_answers@2"' in dot
 
@@ -84,9 +84,24 @@ def test_second_repro_does_nothing_and_prune_params_rerun_only_prune(project):
     params["prune"]["fraction"] = 0.25
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = dvc("repro", cwd=root)
-    assert changed.returncode == 0 and ran_stages(changed.stdout) == ["prune", "summary"]
+    assert changed.returncode == 0 and ran_stages(changed.stdout)[0] == "prune" and sorted(ran_stages(changed.stdout)) == ["export", "prune", "summary"]
     prune = json.loads((root / "metrics/prune.json").read_text())
     assert prune["pruned"] == round(0.25 * prune["in"])
+
+
+def test_editing_a_prompt_reruns_exactly_the_stages_that_use_it(project):
+    """prompts/backward.txt is a dep of M_AQ's stages (training it, generating with it) and of
+    the filter's reconstruction: `dvc status` names exactly those, and nothing else."""
+    root, _ = project
+    prompt = root / "prompts" / "backward.txt"
+    original = prompt.read_text()
+    prompt.write_text(original.replace("Write the user message", "Write the question"))
+    try:
+        status = json.loads(dvc("status", "--json", cwd=root).stdout)
+    finally:
+        prompt.write_text(original)
+    assert set(status) == {"relabel_questions@1", "relabel_questions@2", "train_bwd@1", "train_bwd@2", "embed"}
+    assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
 
 
 def commit(root, message: str) -> None:

@@ -2,13 +2,15 @@
 
 from cycle_instruct.engines import HFEngine
 from cycle_instruct.generate import generate, open_partial
-from cycle_instruct.prompts import forward_messages
+from cycle_instruct.prompts import forward_messages, shipped_prompts
 from cycle_instruct.resume import Partial
 
 from conftest import shipped_params
 
+PROMPTS = shipped_prompts()
+
 CFG = shipped_params(generate={"batch_size": 2, "temperature": 0.7, "top_k": 10, "max_new_tokens": 6, "seed": 5}).generate
-QUESTIONS = [forward_messages(q) for q in ["Why?", "How is it?", "What is the capital of France?", "Who?", "When and where?"]]
+QUESTIONS = [forward_messages(PROMPTS, q) for q in ["Why?", "How is it?", "What is the capital of France?", "Who?", "When and where?"]]
 
 
 class Counting:

@@ -14,13 +14,15 @@ from .prompts import backward_messages, forward_messages
 from .records import INSTRUCTION, RESPONSE
 
 
-def complete(engine, records, cfg, reads: str = "original", iteration: int = 0, keep_rejected: bool = False,
+def complete(engine, records, cfg, prompts, reads: str = "original", iteration: int = 0, keep_rejected: bool = False,
              adapter=None, resume_as=None):
     """(records, metrics): each record with the side it lacks (or its reconstruction) filled in,
-    by `engine` with `adapter` (None: the base model).
+    by `engine` with `adapter` (None: the base model), with the forward or backward template
+    of `prompts` (prompts.Prompts).
 
     A rejected generation drops its record unless `keep_rejected` (the evaluation scores
-    every output a model writes; the filter gives every pair a distance). With `resume_as`
+    every output a model writes; the filter keeps every pair, and one whose reconstruction
+    was rejected gets `reconstruction` None, so no distance). With `resume_as`
     (the output's path) finished batches go to a partial file, and a rerun after a crash
     generates only the rest.
     """
@@ -28,7 +30,7 @@ def complete(engine, records, cfg, reads: str = "original", iteration: int = 0, 
         raise ValueError(f"reads must be 'original' or 'generated', not {reads!r}")
     texts = [r.original_text if reads == "original" else r.generated_text for r in records]
     reads_question = [(r.original == INSTRUCTION) == (reads == "original") for r in records]
-    conversations = [forward_messages(t) if q else backward_messages(t) for t, q in zip(texts, reads_question)]
+    conversations = [forward_messages(prompts, t) if q else backward_messages(prompts, t) for t, q in zip(texts, reads_question)]
     desc = f"relabel (iteration {iteration})" if reads == "original" else "reconstruct"
     partial = open_partial(resume_as, engine, conversations, cfg, adapter) if resume_as else None
     generations = generate(engine, conversations, cfg, sources=texts, adapter=adapter, partial=partial, desc=desc)
@@ -36,8 +38,8 @@ def complete(engine, records, cfg, reads: str = "original", iteration: int = 0, 
     for record, g in zip(records, generations):
         if g.reject is not None and not keep_rejected:
             continue
-        if reads == "generated":
-            out.append(replace(record, reconstruction=g.text))
+        if reads == "generated":  # a rejected reconstruction is none: it must not earn its pair a distance
+            out.append(replace(record, reconstruction=g.text if g.reject is None else None))
         else:
             missing = RESPONSE if record.original == INSTRUCTION else INSTRUCTION
             out.append(replace(record, iteration=iteration, **{missing: g.text}))

@@ -5,32 +5,10 @@ gold text on a held-out split, and question-answer relevance of a dataset's pair
 """
 
 import random
-import re
 
 import numpy as np
 
 from .records import Record
-
-_WORD = re.compile(r"\w+")
-
-
-def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 over lower-cased word tokens (longest common subsequence)."""
-    c, r = _WORD.findall(candidate.lower()), _WORD.findall(reference.lower())
-    if not c or not r:
-        return 0.0
-    previous = [0] * (len(r) + 1)
-    for word in c:
-        current = [0]
-        for j, ref_word in enumerate(r):
-            current.append(previous[j] + 1 if word == ref_word else max(previous[j + 1], current[j]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(c), lcs / len(r)
-    return 2 * precision * recall / (precision + recall)
-
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of two sets of unit-length embeddings."""

@@ -8,10 +8,23 @@ from typing import Callable
 from tqdm.auto import tqdm
 
 from .engines import Completion
+from .overlap import normalize, rouge_l
 from .prompts import ROLE_TAG_PATTERNS, render_prompt
 from .resume import Partial, files_identity, fingerprint
 
 _LEAK = re.compile("|".join(ROLE_TAG_PATTERNS), re.IGNORECASE | re.MULTILINE)
+# An assistant talking about itself or the conversation, never content a user asked for.
+_BOILERPLATE = re.compile("|".join([
+    r"\bas an? (helpful |friendly )?(ai|artificial intelligence)( language)? (model|assistant)\b",
+    r"\bas an? (helpful |friendly )?(ai )?assistant\b",
+    r"\bI('m| am) (ready|here|happy|glad) to (help|assist)\b",
+    r"\bhow (can|may) I (help|assist) you( today)?\s*[?.!]",
+    r"\bwhat('s| is) (the |your )(user'?s? )?(message|request|question)\s*\?",
+    r"\bI('m| am) sorry (for (any|the) confusion|,? but (as|I))",
+    r"\bI (cannot|can't|am unable to|am not able to) (help|assist) (you )?with (that|this)\b",
+    r"\bthis (response|answer|text) is (a |the )?(response|answer|reply) to\b",
+    r"\b(please )?(provide|share|give me) (the |your )(user'?s? )?(message|text|question|response)\b",
+]), re.IGNORECASE)
 
 
 @dataclass
@@ -23,31 +36,37 @@ class Generation:
     resumed: bool = False  # taken from the partial file of an interrupted run
 
 
-def _normalize(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
-
-
 def is_repetitive(text: str, n: int = 3, min_words: int = 24, min_unique: float = 0.5) -> bool:
     """A degenerate loop: fewer than half of the word n-grams of a longer text are distinct."""
-    words = _normalize(text).split()
+    words = normalize(text).split()
     if len(words) < min_words:
         return False
     grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     return len(set(grams)) < min_unique * len(grams)
 
 
-def reject_reason(text: str, source: str, prompt: str, reject_echo: bool = True) -> str | None:
-    """Why `text` (generated from `source` via `prompt`) must not be used, or None."""
+def reject_reason(text: str, source: str, prompt: str, reject_echo: bool = True, max_copy: float | None = None) -> str | None:
+    """Why `text` (generated from `source` via `prompt`) must not be used, or None.
+
+    With `reject_echo`, a text that repeats its source or the prompt is an `echo`, and one
+    whose ROUGE-L F1 with its source is `max_copy` or more a `copy`: a pseudo-label copied
+    from its source would reconstruct perfectly and so win the cycle filter, while teaching
+    nothing. (Reformat, a faithful rewrite of its source, checks neither.)
+    """
     if not text.strip():
         return "empty"
     if _LEAK.search(text):
         return "template_leak"
+    if _BOILERPLATE.search(text):
+        return "boilerplate"
     if is_repetitive(text):
         return "repetitive"
     if reject_echo:
-        norm = _normalize(text)
-        if norm == _normalize(source) or (len(norm) >= 20 and norm in _normalize(prompt)):
+        norm = normalize(text)
+        if norm == normalize(source) or (len(norm) >= 20 and norm in normalize(prompt)):
             return "echo"
+        if max_copy is not None and rouge_l(text, source) >= max_copy:
+            return "copy"
     return None
 
 
@@ -82,7 +101,7 @@ def generate(engine, conversations: list[list[dict]], cfg, sources: list[str] | 
         c, resumed = raw[i]
         g = Generation(text=clean(c.text) if clean else c.text, new_tokens=c.new_tokens, finished=c.finished, resumed=resumed)
         if sources is not None:
-            g.reject = reject_reason(g.text, sources[i], conversations[i][-1]["content"], reject_echo)
+            g.reject = reject_reason(g.text, sources[i], conversations[i][-1]["content"], reject_echo, cfg.max_copy_overlap)
             if g.reject is None and check is not None:
                 g.reject = check(g, i)
         results.append(g)

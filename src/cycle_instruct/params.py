@@ -129,6 +129,7 @@ class GenerateParams(Section):
     top_k: Positive
     max_new_tokens: Positive
     seed: int
+    max_copy_overlap: Annotated[float, Field(gt=0, le=1)]  # a pseudo-label this close to its source (ROUGE-L F1) is a copy
     max_model_len: Annotated[int, Field(ge=16)]
     tensor_parallel_size: Positive
     pipeline_parallel_size: Positive
@@ -174,7 +175,36 @@ class PruneParams(Section):
     k: Positive
     min_cluster_size: Positive
     fraction: Fraction
+    max_distance: Annotated[float, Field(gt=0, le=2)]  # 2 (the largest L2 distance between unit vectors) = off
+    dedup: Literal["off", "minhash", "embedding"]
+    dedup_threshold: Annotated[float, Field(gt=0, le=1)]  # minhash: Jaccard of word 3-grams; embedding: cosine
     seed: int
+
+    @field_validator("dedup", mode="before")
+    @classmethod
+    def _unquoted_off(cls, v):
+        return "off" if v is False else v  # YAML 1.1 reads a bare `off` as false
+
+
+EXPORT_FORMATS = ("messages", "sharegpt", "alpaca", "parquet")
+
+
+class ExportParams(Section):
+    formats: list[Literal[EXPORT_FORMATS]]
+    license: Annotated[str, Field(min_length=1)]  # the source corpus's licence, as a Hugging Face licence id
+    language: list[str]  # ISO 639-1 codes of the corpus, for the dataset card
+
+    @field_validator("formats")
+    @classmethod
+    def _some_formats(cls, v):
+        if not v or len(set(v)) != len(v):
+            raise ValueError(f"give each format once, one or more of: {', '.join(EXPORT_FORMATS)}")
+        return v
+
+
+class JudgeParams(Section):
+    enabled: bool  # off: the stage passes every pair through and loads no model
+    min_score: Annotated[int, Field(ge=1, le=5)]  # pairs rated below it (or not rated) are set aside
 
 
 class SeedSpec(Section):
@@ -203,6 +233,8 @@ class Params(Section):
     train: TrainParams
     iterations: dict[str, Iteration]
     prune: PruneParams
+    judge: JudgeParams
+    export: ExportParams
     eval: EvalParams
 
     @field_validator("iterations", mode="before")

@@ -1,26 +1,75 @@
-"""Every prompt the method uses, in one place.
+"""Every prompt the method uses: templates in prompts/*.txt, turned into chat messages here.
 
 Forward model M_QA sees an ordinary single-turn chat: the user asks, the assistant
 answers. Backward model M_AQ is shown the assistant's response and asked to write the
-user turn that led to it. Reformat has one fixed prompt per side.
+user turn that led to it. Reformat has one prompt per side; the optional judge one more.
+Each stage is given the template files it uses on its command line, so that they are its
+DVC deps and editing one re-runs exactly the stages that use it.
 """
 
-REFORMAT_QUESTION = (
-    "Rewrite the text below as one self-contained, natural question that a user could ask. "
-    "Keep its meaning, add nothing new, and reply with the question only.\n\n"
-    "Text:\n{text}"
-)
+import string
+from dataclasses import dataclass
+from pathlib import Path
 
-REFORMAT_ANSWER = (
-    "Rewrite the text below as a fluent, coherent response. Keep every fact, add no new "
-    "information, and reply with the rewritten text only.\n\n"
-    "Text:\n{text}"
-)
+from .errors import UserError
 
-BACKWARD = (
-    "Here is an assistant's response from a conversation:\n\n{response}\n\n"
-    "Write the user message that this response answers. Reply with the user's message only."
-)
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"  # this checkout's prompts/, beside dvc.yaml
+PLACEHOLDERS = {  # each template file, prompts/<name>.txt, and the placeholders it must use
+    "reformat_question": {"text"},
+    "reformat_answer": {"text"},
+    "forward": {"question"},
+    "backward": {"response"},
+    "judge": {"instruction", "response"},
+}
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """The templates a stage was given (its `--prompts` files, each a DVC dep of the stage)."""
+
+    templates: dict
+
+    def fill(self, name: str, **values) -> str:
+        if name not in self.templates:
+            raise KeyError(f"this stage was not given prompts/{name}.txt; add it to the stage's --prompts in dvc.yaml")
+        return self.templates[name].format(**values)
+
+    def preamble(self, name: str) -> str:
+        """The template's wording before its first placeholder (what a model must not repeat)."""
+        return self.templates[name].split("{", 1)[0]
+
+
+def load_prompts(paths) -> Prompts:
+    """Read and check prompt templates: plain format strings whose {placeholders} are exactly
+    those their name takes (literal braces doubled: {{ }})."""
+    templates = {}
+    for path in map(Path, paths):
+        name = path.stem
+        if name not in PLACEHOLDERS:
+            raise UserError(f"{path}: not a prompt this pipeline knows; prompt files are named {', '.join(f'{n}.txt' for n in PLACEHOLDERS)}")
+        if not path.is_file():
+            raise UserError(f"{path}: prompt file not found; restore it (git checkout -- {path}) or point --prompts at it")
+        text = path.read_text(encoding="utf-8").rstrip("\n")
+        try:
+            fields = {f for _, f, spec, conv in string.Formatter().parse(text) if f is not None}
+            bad = [f for _, f, spec, conv in string.Formatter().parse(text) if f is not None and (spec or conv)]
+        except ValueError as e:
+            raise UserError(f"{path}: broken template ({e}); write placeholders as {{name}} and literal braces as {{{{ and }}}}") from None
+        wanted = PLACEHOLDERS[name]
+        if bad or not all(f.isidentifier() for f in fields):
+            raise UserError(f"{path}: placeholders take no format spec or index; use only {', '.join(f'{{{w}}}' for w in sorted(wanted))}")
+        if wanted - fields:
+            raise UserError(f"{path}: missing placeholder {', '.join(f'{{{w}}}' for w in sorted(wanted - fields))}; the template must use {', '.join(f'{{{w}}}' for w in sorted(wanted))}")
+        if fields - wanted:
+            raise UserError(f"{path}: unknown placeholder {', '.join(f'{{{f}}}' for f in sorted(fields - wanted))}; this prompt takes only {', '.join(f'{{{w}}}' for w in sorted(wanted))} (literal braces: {{{{ }}}})")
+        templates[name] = text
+    return Prompts(templates)
+
+
+def shipped_prompts(*names) -> Prompts:
+    """The templates in this checkout's prompts/ (all of them, or those named)."""
+    return load_prompts(PROMPTS_DIR / f"{n}.txt" for n in (names or PLACEHOLDERS))
+
 
 # Used only when the tokenizer has no chat template (e.g. a plain base model).
 PLAIN_USER_PREFIX = "### User:\n"
@@ -40,19 +89,18 @@ def user_turn(content: str) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
-def reformat_messages(text: str, side: str) -> list[dict]:
-    template = REFORMAT_QUESTION if side == "instruction" else REFORMAT_ANSWER
-    return user_turn(template.format(text=text))
+def reformat_messages(prompts: Prompts, text: str, side: str) -> list[dict]:
+    return user_turn(prompts.fill("reformat_question" if side == "instruction" else "reformat_answer", text=text))
 
 
-def forward_messages(question: str) -> list[dict]:
+def forward_messages(prompts: Prompts, question: str) -> list[dict]:
     """M_QA's input: the question as the user's turn."""
-    return user_turn(question)
+    return user_turn(prompts.fill("forward", question=question))
 
 
-def backward_messages(response: str) -> list[dict]:
+def backward_messages(prompts: Prompts, response: str) -> list[dict]:
     """M_AQ's input: the response, with the request to write the user turn behind it."""
-    return user_turn(BACKWARD.format(response=response))
+    return user_turn(prompts.fill("backward", response=response))
 
 
 def render_prompt(tokenizer, messages: list[dict]) -> str:
@@ -61,12 +109,6 @@ def render_prompt(tokenizer, messages: list[dict]) -> str:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return PLAIN_USER_PREFIX + messages[-1]["content"] + PLAIN_ASSISTANT_PREFIX
 
-JUDGE = (
-    "Rate how well the response answers the question, from 1 (not at all) to 5 (fully and "
-    "correctly). Reply with the number only.\n\nQuestion:\n{instruction}\n\nResponse:\n{response}"
-)
-
-
-def judge_messages(instruction: str, response: str) -> list[dict]:
+def judge_messages(prompts: Prompts, instruction: str, response: str) -> list[dict]:
     """The optional local-model judge of a pair's relevance."""
-    return user_turn(JUDGE.format(instruction=instruction, response=response))
+    return user_turn(prompts.fill("judge", instruction=instruction, response=response))

@@ -3,8 +3,9 @@
 import re
 from dataclasses import replace
 
-from .generate import _normalize, generate, open_partial, summarize
-from .prompts import REFORMAT_ANSWER, REFORMAT_QUESTION, reformat_messages
+from .generate import generate, open_partial, summarize
+from .overlap import normalize
+from .prompts import reformat_messages
 from .records import INSTRUCTION
 from .segment import is_question
 
@@ -21,16 +22,16 @@ def clean_rewrite(text: str) -> str:
     return _LABEL.sub("", _PREAMBLE.sub("", text, count=1), count=1).strip()
 
 
-def echoes_instructions(text: str, side: str, window: int = 5) -> bool:
-    """True if the rewrite repeats a run of `window` words of the reformat prompt's own wording."""
-    template = (REFORMAT_QUESTION if side == INSTRUCTION else REFORMAT_ANSWER).split("{text}")[0]
-    words = _normalize(template).split()
-    padded = f" {_normalize(text)} "
+def echoes_instructions(text: str, wording: str, window: int = 5) -> bool:
+    """True if the rewrite repeats a run of `window` words of the reformat prompt's own `wording`."""
+    words = normalize(wording).split()
+    padded = f" {normalize(text)} "
     return any(f" {' '.join(words[i : i + window])} " in padded for i in range(len(words) - window + 1))
 
 
-def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, max_length_ratio: float) -> str | None:
-    if echoes_instructions(text, side):
+def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, max_length_ratio: float, wording: str) -> str | None:
+    """Why a rewrite is unusable (`wording`: the reformat prompt's text before the source), or None."""
+    if echoes_instructions(text, wording):
         return "echo"
     if side == INSTRUCTION and not is_question(text):
         return "not_a_question"
@@ -41,7 +42,7 @@ def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, max
     return None
 
 
-def reformat_records(engine, records, side: str, cfg, generate_cfg, resume_as=None):
+def reformat_records(engine, records, side: str, cfg, generate_cfg, prompts, resume_as=None):
     """Rewrite the original side of every record with the base model; return (records, metrics).
 
     `cfg` is the reformat section; `generate_cfg` the sampling, with reformat's token budget.
@@ -49,10 +50,11 @@ def reformat_records(engine, records, side: str, cfg, generate_cfg, resume_as=No
     if not cfg.enabled or not records:
         return records, {"in": len(records), "out": len(records), "rewritten": 0, "kept_raw": 0, "dropped": 0, "tokens_generated": 0}
     sources = [r.original_text for r in records]
-    conversations, sampling = [reformat_messages(t, side) for t in sources], generate_cfg.but(max_new_tokens=cfg.max_new_tokens)
+    conversations, sampling = [reformat_messages(prompts, t, side) for t in sources], generate_cfg.but(max_new_tokens=cfg.max_new_tokens)
+    wording = prompts.preamble("reformat_question" if side == INSTRUCTION else "reformat_answer")
     generations = generate(
         engine, conversations, sampling, sources=sources, clean=clean_rewrite, reject_echo=False, desc=f"reformat {side}s",
-        check=lambda g, i: rewrite_reject_reason(g.text, sources[i], side, g.finished, cfg.max_length_ratio),
+        check=lambda g, i: rewrite_reject_reason(g.text, sources[i], side, g.finished, cfg.max_length_ratio, wording),
         partial=open_partial(resume_as, engine, conversations, sampling) if resume_as else None,
     )
     out, kept_raw, dropped = [], 0, 0

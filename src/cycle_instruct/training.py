@@ -20,11 +20,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def training_pairs(records, direction: str) -> list[tuple[list[dict], str]]:
+def training_pairs(records, direction: str, prompts) -> list[tuple[list[dict], str]]:
     """(messages, target): forward learns question -> response, backward response -> question."""
     if direction == "fwd":
-        return [(forward_messages(r.instruction), r.response) for r in records]
-    return [(backward_messages(r.response), r.instruction) for r in records]
+        return [(forward_messages(prompts, r.instruction), r.response) for r in records]
+    return [(backward_messages(prompts, r.response), r.instruction) for r in records]
 
 
 def tokenize_pair(tokenizer, messages: list[dict], target: str, cutoff: int) -> tuple[list[int], list[int], bool]:

@@ -11,32 +11,38 @@ from ..cycle import complete
 from ..distances import distance_stats, l2_distances, save_embeddings
 from ..embedding import embed, load_embedder
 from ..engines import open_engine
+from ..prompts import load_prompts
 from ..records import read_records, timed, write_json, write_records
 from ..resume import clear
-from . import METRICS, TIMING, option, output, stage_command
+from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
-def run(params, base, iterations_dir, out, embeddings, metrics, iteration=None, timing=None):
+def run(params, base, iterations_dir, out, embeddings, prompt_files, metrics, iteration=None, timing=None):
     final = iteration if iteration is not None else params.chain[-1]
     with timed(timing):
+        prompts = load_prompts(prompt_files)
         # pairs whose question is real are reconstructed by M_AQ, those whose answer is real by M_QA
         sides = [(read_records(f"{iterations_dir}/{final}/{pairs_file}.jsonl"), f"{iterations_dir}/{final}/{adapter}", name)
                  for pairs_file, adapter, name in (("pseudo_answers", "m_aq", "questions"), ("pseudo_questions", "m_qa", "answers"))]
         engine = open_engine(base, params.generate, params.train.lora_r, sum(len(pairs) for pairs, _, _ in sides))
         dataset, report = [], {"iteration": int(final)}
         for pairs, adapter, name in sides:
-            records, report[f"reconstruct_{name}"] = complete(engine, pairs, params.generate, reads="generated", keep_rejected=True,
+            records, report[f"reconstruct_{name}"] = complete(engine, pairs, params.generate, prompts, reads="generated", keep_rejected=True,
                                                               adapter=adapter, resume_as=f"{out}.{name}")
             dataset += records
         engine.close()
         embedder = load_embedder(params.model.embedder, params.model.allow_hub)
         originals = embed(embedder, [r.original_text for r in dataset])
-        distances = l2_distances(originals, embed(embedder, [r.reconstruction for r in dataset]))
-        for record, d in zip(dataset, distances):
-            record.distance = round(float(d), 6)
+        # a pair whose reconstruction our checks rejected (an echo, a copy, boilerplate) gets no
+        # distance: a copied pseudo-label would reconstruct perfectly and rank best otherwise
+        scored = [i for i, r in enumerate(dataset) if r.reconstruction is not None]
+        distances = l2_distances(originals[scored], embed(embedder, [dataset[i].reconstruction for i in scored])) if scored else []
+        for i, d in zip(scored, distances):
+            dataset[i].distance = round(float(d), 6)
         write_records(out, dataset)
         save_embeddings(embeddings, originals.astype(np.float32))
         report["pairs"] = len(dataset)
+        report["no_distance_rejected_reconstruction"] = len(dataset) - len(scored)
         report["distance"] = distance_stats(distances)
         report["tokens_generated"] = sum(v["tokens_generated"] for k, v in report.items() if k.startswith("reconstruct_"))
         write_json(metrics, report)
@@ -51,6 +57,7 @@ command = stage_command(
     option("--iteration", type=int, default=None, help="the iteration to reconstruct (default: the last)"),
     output("--out", required=True, help="Cycle-Inst dataset (JSONL) with distances"),
     output("--embeddings", required=True, help="embeddings of the original sides (.npy)"),
+    PROMPTS,
     METRICS,
     TIMING,
 )

@@ -7,18 +7,20 @@ the missing side of every other pair, which is given one side only, as in the lo
 
 from ..cycle import complete
 from ..embedding import embed, load_embedder
+from ..engines import HFEngine
 from ..errors import UserError
 from ..evaluation import cluster_seeds, only_side, take_share
-from ..engines import HFEngine
 from ..models import load_model, load_tokenizer
+from ..prompts import load_prompts
 from ..records import INSTRUCTION, RESPONSE, read_records, timed, write_json, write_records
 from ..training import lora_model, train_lora, training_pairs
-from . import METRICS, TIMING, option, output, stage_command
+from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
-def run(params, name, base, gold, out, metrics, timing=None):
+def run(params, name, base, gold, out, prompt_files, metrics, timing=None):
     spec, seed = params.eval.seeds[name], params.eval.seed
     with timed(timing):
+        prompts = load_prompts(prompt_files)
         pairs = read_records(gold)
         if len(pairs) < 2:
             raise UserError(f"{gold}: {len(pairs)} gold pairs; back-translation needs at least 2")
@@ -34,9 +36,9 @@ def run(params, name, base, gold, out, metrics, timing=None):
         # the backward model writes questions for answer-only pairs, the forward one answers the rest
         for direction, side in (("bwd", RESPONSE), ("fwd", INSTRUCTION)):
             model = lora_model(load_model(base, trainable=True), params.train)
-            _, report[f"train_{direction}"] = train_lora(model, load_tokenizer(base, padding_side="right"), training_pairs(seeds, direction), params.train)
+            _, report[f"train_{direction}"] = train_lora(model, load_tokenizer(base, padding_side="right"), training_pairs(seeds, direction, prompts), params.train)
             engine = HFEngine(model=model, tokenizer=tokenizer)  # a fine-tune in memory, never saved
-            filled, report[f"relabel_{direction}"] = complete(engine, [r for r in rest if r.original == side], params.generate)
+            filled, report[f"relabel_{direction}"] = complete(engine, [r for r in rest if r.original == side], params.generate, prompts)
             dataset += filled
             del model
         write_records(out, dataset)
@@ -49,6 +51,7 @@ command = stage_command(
     option("--base", required=True, help="prepared base model folder"),
     option("--gold", required=True, help="gold pairs of the training split"),
     output("--out", required=True, help="the baseline's dataset"),
+    PROMPTS,
     METRICS,
     TIMING,
 )

@@ -8,17 +8,20 @@ An empty dataset (Vanilla) scores the untuned base model.
 
 from ..cycle import complete
 from ..embedding import embed, load_embedder
-from ..errors import UserError
-from ..evaluation import cosine_rows, mean, only_side, rouge_l, sem
 from ..engines import HFEngine
+from ..errors import UserError
+from ..evaluation import cosine_rows, mean, only_side, sem
 from ..models import load_model, load_tokenizer
+from ..overlap import rouge_l
+from ..prompts import load_prompts
 from ..records import INSTRUCTION, RESPONSE, Record, read_records, timed, write_json, write_records
 from ..training import lora_model, train_lora, training_pairs
-from . import METRICS, TIMING, option, output, stage_command
+from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
-def run(params, method, base, dataset, test, predictions, metrics, timing=None):
+def run(params, method, base, dataset, test, predictions, prompt_files, metrics, timing=None):
     with timed(timing):
+        prompts = load_prompts(prompt_files)
         pairs, held_out = read_records(dataset), read_records(test)
         if not held_out:
             raise UserError(f"{test}: no held-out pairs; set segment.test_size (see README, Evaluation)")
@@ -29,11 +32,11 @@ def run(params, method, base, dataset, test, predictions, metrics, timing=None):
             model = load_model(base, trainable=bool(pairs))
             if pairs:
                 model = lora_model(model, params.train)
-                _, report[f"train_{direction}"] = train_lora(model, load_tokenizer(base, padding_side="right"), training_pairs(pairs, direction), params.train)
+                _, report[f"train_{direction}"] = train_lora(model, load_tokenizer(base, padding_side="right"), training_pairs(pairs, direction, prompts), params.train)
             # each test pair shows the model only the side it reads; it writes the other
             inputs = [only_side(t, INSTRUCTION if target == RESPONSE else RESPONSE) for t in held_out]
             # every output is scored as written; the checks that drop pseudo-pairs only count here
-            filled, stats = complete(HFEngine(model=model, tokenizer=tokenizer), inputs, params.generate, keep_rejected=True)
+            filled, stats = complete(HFEngine(model=model, tokenizer=tokenizer), inputs, params.generate, prompts, keep_rejected=True)
             texts = [getattr(r, target) for r in filled]
             gold = [getattr(t, target) for t in held_out]
             cosines = cosine_rows(embed(embedder, texts), embed(embedder, gold)).tolist()
@@ -56,6 +59,7 @@ command = stage_command(
     option("--dataset", required=True, help="the method's training pairs"),
     option("--test", required=True, help="held-out gold pairs (segment's test file)"),
     output("--predictions", required=True),
+    PROMPTS,
     METRICS,
     TIMING,
 )

@@ -10,15 +10,17 @@ from pathlib import Path
 
 
 from ..embedding import load_embedder
-from ..evaluation import mean
-from ..quality import judge_scores, relevance
 from ..engines import HFEngine
+from ..evaluation import mean
+from ..prompts import load_prompts
+from ..quality import judge_scores, relevance
 from ..records import read_records, timed, write_json
-from . import METRICS, TIMING, option, stage_command
+from . import METRICS, PROMPTS, TIMING, option, stage_command
 
 
-def run(params, base, datasets, pruned_dir, metrics, timing=None):
+def run(params, base, datasets, pruned_dir, prompt_files, metrics, timing=None):
     with timed(timing):
+        prompts = load_prompts(prompt_files)
         embedder = load_embedder(params.model.embedder, params.model.allow_hub)
         judge = HFEngine(base) if params.eval.judge else None
         report = {}
@@ -28,7 +30,7 @@ def run(params, base, datasets, pruned_dir, metrics, timing=None):
                 continue
             scores = {"pairs": len(records), "relevance": mean(relevance(embedder, records))}
             if judge:
-                scores["judge"] = mean(judge_scores(judge, records, params.generate, desc=f"judge {path.stem}"))
+                scores["judge"] = mean(judge_scores(judge, records, params.generate, prompts, desc=f"judge {path.stem}"))
             if path.stem.startswith("cycle_filt_"):
                 pruned = read_records(Path(pruned_dir) / path.stem.removeprefix("cycle_filt_") / "pruned.jsonl")
                 scores["pruned_pairs"], scores["pruned_relevance"] = len(pruned), mean(relevance(embedder, pruned))
@@ -41,6 +43,7 @@ command = stage_command(
     option("--base", required=True, help="prepared base model folder (for the optional judge)"),
     option("--datasets", required=True, help="folder of <method>.jsonl datasets"),
     option("--pruned", "pruned_dir", required=True, help="folder of <iteration>/pruned.jsonl from the cycle filter"),
+    PROMPTS,
     METRICS,
     TIMING,
 )

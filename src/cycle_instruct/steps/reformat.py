@@ -3,19 +3,21 @@ answer into a fluent response. A rewrite that fails its checks keeps the raw par
 (reformat.on_reject: keep_raw) or drops the item (drop); both are counted."""
 
 from ..engines import open_engine
+from ..prompts import load_prompts
 from ..records import INSTRUCTION, RESPONSE, read_records, timed, write_json, write_records
 from ..reformat import reformat_records
 from ..resume import clear
-from . import METRICS, TIMING, option, output, stage_command
+from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
-def run(params, base, questions_in, answers_in, questions_out, answers_out, metrics, timing=None):
+def run(params, base, questions_in, answers_in, questions_out, answers_out, prompt_files, metrics, timing=None):
     with timed(timing):
+        prompts = load_prompts(prompt_files)
         sides = [(INSTRUCTION, read_records(questions_in), questions_out), (RESPONSE, read_records(answers_in), answers_out)]
         engine = open_engine(base, params.generate, params.train.lora_r, sum(len(records) for _, records, _ in sides))
         report = {}
         for side, records, dst in sides:
-            records, report[side + "s"] = reformat_records(engine, records, side, params.reformat, params.generate, resume_as=dst)
+            records, report[side + "s"] = reformat_records(engine, records, side, params.reformat, params.generate, prompts, resume_as=dst)
             write_records(dst, records)
         engine.close()
         report["tokens_generated"] = sum(r["tokens_generated"] for r in report.values())
@@ -31,6 +33,7 @@ command = stage_command(
     option("--answers-in", required=True),
     output("--questions-out", required=True),
     output("--answers-out", required=True),
+    PROMPTS,
     METRICS,
     TIMING,
 )

@@ -5,18 +5,20 @@ answers get pseudo-questions from M_AQ of iteration k.
 """
 
 from ..cycle import complete
-from ..errors import UserError
 from ..engines import open_engine
+from ..errors import UserError
+from ..prompts import load_prompts
 from ..records import read_records, timed, write_json, write_records
 from ..resume import clear
-from . import METRICS, TIMING, option, output, stage_command
+from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
-def run(params, iteration, base, adapter, records_in, out, metrics, timing=None):
+def run(params, iteration, base, adapter, records_in, out, prompt_files, metrics, timing=None):
     with timed(timing):
+        prompts = load_prompts(prompt_files)
         records = read_records(records_in)
         engine = open_engine(base, params.generate, params.train.lora_r, len(records))
-        relabelled, stats = complete(engine, records, params.generate, reads="original", iteration=iteration, adapter=adapter, resume_as=out)
+        relabelled, stats = complete(engine, records, params.generate, prompts, reads="original", iteration=iteration, adapter=adapter, resume_as=out)
         engine.close()
         if not relabelled:
             raise UserError(f"{out}: every generation was rejected ({stats['rejected_by_reason']}); try more generate.max_new_tokens or another base model")
@@ -32,6 +34,7 @@ command = stage_command(
     option("--adapter", required=True, help="LoRA adapter folder (iteration 0: none)"),
     option("--records", "records_in", required=True, help="records with one side filled"),
     output("--out", required=True),
+    PROMPTS,
     METRICS,
     TIMING,
 )
