@@ -94,6 +94,7 @@ FILTERED = "data/final/cycle_filt.jsonl"
 def show(dataset, count, sort, worst, pruned, fmt):
     """Print pairs of a dataset (default: data/final/cycle_filt.jsonl)."""
     from .export import CONVERT
+    from .records import iter_records
 
     path = Path(dataset).with_name("pruned.jsonl") if pruned else Path(dataset)
     records = iter_records(path)
@@ -108,33 +109,6 @@ def show(dataset, count, sort, worst, pruned, fmt):
         click.secho(f"[{r.id}] original={r.original} iteration={r.iteration} distance={r.distance}", bold=True)
         click.echo(f"  instruction: {r.instruction}")
         click.echo(f"  response:    {r.response}\n")
-
-
-def iter_records(path: Path):
-    """The records of a JSONL file, one by one; anything else is one line naming the file and line."""
-    from dataclasses import fields
-
-    from .records import Record
-
-    if not path.is_file():
-        raise UserError(f"{path}: no such file; run dvc repro (or dvc pull) first, or give a dataset such as {FILTERED}")
-    names, line_no = {f.name for f in fields(Record)}, 0
-    what = f"not a cycle-instruct record file (JSONL of records, such as {FILTERED})"
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise UserError(f"{path}:{line_no}: {what}: not JSON ({e.msg})") from None
-                missing = [k for k in ("id", "original") if not isinstance(obj, dict) or k not in obj]
-                if missing:
-                    raise UserError(f"{path}:{line_no}: {what}: no {' and no '.join(missing)}")
-                yield Record(**{k: v for k, v in obj.items() if k in names})
-    except UnicodeDecodeError:
-        raise UserError(f"{path}:{line_no + 1}: {what}: not UTF-8 text") from None
 
 
 if __name__ == "__main__":

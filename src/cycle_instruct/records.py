@@ -48,21 +48,31 @@ class Record:
 _FIELDS = {f.name for f in fields(Record)}
 
 
-def read_records(path) -> list[Record]:
+def iter_records(path):
+    """The records of a JSONL file, one by one; anything else is one line naming the file and line."""
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: file not found; run the stage that produces it first (dvc repro)")
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                records.append(Record(**{k: v for k, v in obj.items() if k in _FIELDS}))
-            except (json.JSONDecodeError, TypeError) as e:
-                raise UserError(f"{path}:{line_no}: not a cycle-instruct record ({e}); regenerate it with dvc repro")
-    return records
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; run the stage that produces it first (dvc repro, or dvc pull)")
+    what, line_no = "not a cycle-instruct record file (JSONL of records, such as data/final/cycle_filt.jsonl)", 0
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise UserError(f"{path}:{line_no}: {what}: not JSON ({e.msg})") from None
+                missing = [k for k in ("id", "original") if not isinstance(obj, dict) or k not in obj]
+                if missing:
+                    raise UserError(f"{path}:{line_no}: {what}: no {' and no '.join(missing)}")
+                yield Record(**{k: v for k, v in obj.items() if k in _FIELDS})
+    except UnicodeDecodeError:
+        raise UserError(f"{path}:{line_no + 1}: {what}: not UTF-8 text") from None
+
+
+def read_records(path) -> list[Record]:
+    return list(iter_records(path))
 
 
 @contextlib.contextmanager
