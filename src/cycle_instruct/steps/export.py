@@ -63,7 +63,7 @@ def provenance(dataset, lock) -> dict:
 
 command = stage_command(
     run, "export", "Write the Cycle-Filt pairs as messages/ShareGPT/Alpaca JSONL and Parquet, with a dataset card.",
-    option("--dataset", required=True, help="the final pairs (data/final/judged.jsonl: Cycle-Filt, then the optional judge)"),
+    option("--dataset", required=True, help="the final pairs (data/judge/passed.jsonl: Cycle-Filt, then the optional judge)"),
     option("--metrics-dir", required=True, help="the stages' metrics, which the card reports"),
     option("--lock", default="dvc.lock", show_default=True, help="dvc.lock, whose hash the card records (not a dep: DVC writes it)"),
     output("--out", required=True, help=f"folder for {', '.join(FILES.values())} (those of export.formats) and README.md"),
