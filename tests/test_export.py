@@ -19,7 +19,7 @@ from cycle_instruct.records import Record, write_records
 
 from conftest import ROOT, run_stage, shipped_params, write_params
 
-N = 74  # the committed demo metrics: metrics/prune.json kept 74 pairs
+N = json.loads((ROOT / "metrics/prune.json").read_text())["kept"]  # as many pairs as the committed demo run kept
 SCRUBBED = {"scrubbed_email": 2, "scrubbed_phone": 1}
 PRUNED_BY_REASON = {"cluster_fraction": 3, "max_distance": 1}
 
@@ -54,7 +54,7 @@ def project(tmp_path_factory):
     prune = json.loads((root / "metrics/prune.json").read_text())
     (root / "metrics/prune.json").write_text(json.dumps({**prune, "pruned_by_reason": PRUNED_BY_REASON}))
     (root / "metrics/judge.json").write_text(json.dumps({"enabled": False, "in": N, "kept": N, "rejected": 0}))
-    (root / "metrics/plots").mkdir()
+    (root / "metrics/plots").mkdir(exist_ok=True)
     (root / "metrics/plots/distances.json").write_text(json.dumps(distance_histogram([0.1, 0.6, 0.62], [1.3, 1.35, 1.36, 1.9])))
     write_records(root / "data/final/cycle_filt.jsonl", pairs(N))
     write_records(root / "data/final/pruned.jsonl", pairs(4, seed=1))
@@ -293,7 +293,7 @@ def test_export_refuses_half_pairs_and_stale_metrics(project, tmp_path):
         f"error: data/final/cycle_filt.jsonl: record {half[3].id} has no response; export takes full pairs, such as data/final/cycle_filt.jsonl")
     write_records(copy / "data/final/cycle_filt.jsonl", pairs(N - 1))
     result = run_stage("export.py", *args, cwd=copy)
-    assert result.returncode == 1 and "metrics/judge.json: 74 pairs kept, but data/final/cycle_filt.jsonl holds 73" in result.stderr
+    assert result.returncode == 1 and f"metrics/judge.json: {N} pairs kept, but data/final/cycle_filt.jsonl holds {N - 1}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (copy / "data/fresh").exists()
 
 
