@@ -1,19 +1,18 @@
 """Near-duplicate pairs: find them (MinHash over the pair's words, or cosine of the originals'
 embeddings), then keep the one with the lowest cycle distance of each group."""
 
-import re
-
 import numpy as np
+
+from .overlap import words
 
 SHINGLE = 3  # words per shingle
 NUM_PERM = 128  # MinHash permutations
-_WORD = re.compile(r"\w+")
 
 
 def shingles(text: str, size: int = SHINGLE) -> set[str]:
     """Lower-cased word n-grams; a text shorter than `size` words is one shingle."""
-    words = _WORD.findall(text.lower())
-    return {" ".join(words[i:i + size]) for i in range(max(1, len(words) - size + 1))}
+    tokens = words(text)
+    return {" ".join(tokens[i:i + size]) for i in range(max(1, len(tokens) - size + 1))}
 
 
 def jaccard(a: set, b: set) -> float:

@@ -8,11 +8,10 @@
 """
 
 import hashlib
-import json
 from pathlib import Path
 
 from .errors import UserError
-from .records import atomic_path
+from .records import atomic_path, write_jsonl
 
 FILES = {"messages": "messages.jsonl", "sharegpt": "sharegpt.jsonl", "alpaca": "alpaca.jsonl", "parquet": "train.parquet"}
 
@@ -47,12 +46,6 @@ def check_pairs(records, path) -> None:
             text = getattr(r, side)
             if not isinstance(text, str) or not text.strip():
                 raise UserError(f"{path}: record {r.id} has no {side}; export takes full pairs, such as data/final/cycle_filt.jsonl")
-
-
-def write_jsonl(path, rows) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def write_parquet(path, rows: list[dict]) -> None:

@@ -6,6 +6,11 @@ import re
 _WORD = re.compile(r"\w+")
 
 
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens."""
+    return _WORD.findall(text.lower())
+
+
 def normalize(text: str) -> str:
     """Lower case, punctuation to spaces, single spaces: texts equal up to these are the same."""
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
@@ -13,7 +18,7 @@ def normalize(text: str) -> str:
 
 def rouge_l(candidate: str, reference: str) -> float:
     """ROUGE-L F1 over lower-cased word tokens (longest common subsequence)."""
-    c, r = _WORD.findall(candidate.lower()), _WORD.findall(reference.lower())
+    c, r = words(candidate), words(reference)
     if not c or not r:
         return 0.0
     previous = [0] * (len(r) + 1)

@@ -91,10 +91,15 @@ def atomic_path(path):
             os.remove(tmp)
 
 
-def write_records(path, records) -> None:
+def write_jsonl(path, rows) -> None:
+    """One JSON object per line, written atomically (records, or an export format's rows)."""
     with atomic_path(path) as tmp, jsonlines.open(tmp, mode="w") as w:
-        for r in records:
-            w.write(asdict(r))
+        for row in rows:
+            w.write(row)
+
+
+def write_records(path, records) -> None:
+    write_jsonl(path, (asdict(r) for r in records))
 
 
 def write_json(path, obj) -> None:
