@@ -10,6 +10,7 @@ One function serves the loop's relabelling and the filter's reconstruction:
 from dataclasses import replace
 
 from .generate import generate, open_partial, summarize
+from .overlap import normalize, rouge_l
 from .prompts import backward_messages, forward_messages
 from .records import INSTRUCTION, RESPONSE
 
@@ -20,14 +21,21 @@ def complete(engine, records, cfg, prompts, reads: str = "original", iteration: 
     by `engine` with `adapter` (None: the base model), with the forward or backward template
     of `prompts` (prompts.Prompts).
 
-    A rejected generation drops its record unless `keep_rejected` (the evaluation scores
-    every output a model writes; the filter keeps every pair, and one whose reconstruction
-    was rejected gets `reconstruction` None, so no distance). With `resume_as`
+    A rejected relabelling drops its record unless `keep_rejected` (the evaluation scores
+    every output a model writes). Reconstruction keeps every pair: one whose reconstruction
+    was rejected gets `reconstruction` None, so no distance. A pair whose generated side
+    copies its original (ROUGE-L F1 >= generate.max_copy_overlap) is not reconstructed at all:
+    it would reconstruct perfectly and win the filter, so it gets no distance either (counted
+    as `copied_pairs`; relabelling rejects such copies, this holds for any input). With `resume_as`
     (the output's path) finished batches go to a partial file, and a rerun after a crash
     generates only the rest.
     """
     if reads not in ("original", "generated"):
         raise ValueError(f"reads must be 'original' or 'generated', not {reads!r}")
+    copied = set()
+    if reads == "generated":
+        copied = {i for i, r in enumerate(records) if is_copy(r.generated_text, r.original_text, cfg.max_copy_overlap)}
+        records, kept = [r for i, r in enumerate(records) if i not in copied], records
     texts = [r.original_text if reads == "original" else r.generated_text for r in records]
     reads_question = [(r.original == INSTRUCTION) == (reads == "original") for r in records]
     conversations = [forward_messages(prompts, t) if q else backward_messages(prompts, t) for t, q in zip(texts, reads_question)]
@@ -36,11 +44,21 @@ def complete(engine, records, cfg, prompts, reads: str = "original", iteration: 
     generations = generate(engine, conversations, cfg, sources=texts, adapter=adapter, partial=partial, desc=desc)
     out = []
     for record, g in zip(records, generations):
-        if g.reject is not None and not keep_rejected:
+        if g.reject is not None and not keep_rejected and reads == "original":
             continue
         if reads == "generated":  # a rejected reconstruction is none: it must not earn its pair a distance
             out.append(replace(record, reconstruction=g.text if g.reject is None else None))
         else:
             missing = RESPONSE if record.original == INSTRUCTION else INSTRUCTION
             out.append(replace(record, iteration=iteration, **{missing: g.text}))
-    return out, {"in": len(records), "out": len(out), **summarize(generations), "engine": engine.name, "engine_reason": engine.reason}
+    metrics = {"in": len(records), "out": len(out), **summarize(generations), "engine": engine.name, "engine_reason": engine.reason}
+    if reads == "generated":  # back in input order, the copied pairs with no reconstruction
+        done = iter(out)
+        out = [replace(r, reconstruction=None) if i in copied else next(done) for i, r in enumerate(kept)]
+        metrics.update({"in": len(kept), "out": len(out), "copied_pairs": len(copied)})
+    return out, metrics
+
+
+def is_copy(generated: str, original: str, max_copy: float) -> bool:
+    """The generated side nearly repeats the original: not an instruction pair."""
+    return normalize(generated) == normalize(original) or rouge_l(generated, original) >= max_copy
