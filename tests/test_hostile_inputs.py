@@ -45,7 +45,7 @@ BIG_INT = "1" * 5000
 CASES = {
     # --- README's bad-input table ----------------------------------------------------------
     "missing path": ({}, {"input": "nope"}, "nope: no such file or folder; set segment.input"),
-    "empty folder": ({"docs/.keep": ""}, {"input": "docs"}, "docs: no file in the folder matches segment.include (**/*.txt, **/*.md, **/*.jsonl, **/*.json)"),
+    "empty folder": ({"docs/.keep": ""}, {"input": "docs"}, "docs: no file in the folder matches segment.include (**/*.txt, **/*.md, **/*.markdown, **/*.rst, **/*.html, **/*.htm, **/*.jsonl, **/*.json)"),
     "empty file": ({"docs/a.txt": ""}, {"input": "docs/a.txt"}, "docs/a.txt: file is empty"),
     "no question marks": ({"docs/a.txt": "A.\n\nB.\n"}, {"input": "docs"}, "docs: no paragraph contains a question mark"),
     "only questions": ({"docs/a.txt": "A?\n\nB?\n"}, {"input": "docs"}, "docs: every paragraph contains a question mark"),

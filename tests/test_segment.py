@@ -31,8 +31,11 @@ def test_question_rule_counts_marks_of_other_scripts(text, expected):
 
 
 def test_one_sided_corpora_are_refused_with_advice():
-    with pytest.raises(UserError, match="no paragraph contains a question mark"):
+    with pytest.raises(UserError, match="no paragraph contains a question mark, so"):
         check_both_sides([], ["x"], "corpus")
+    stats = Counter(question_rule_rejected_mark_in_url=2, question_rule_rejected_no_question_mark=5)
+    with pytest.raises(UserError, match=r"no paragraph contains a question mark that ends a sentence of prose \(2 with one in code, a URL.*segment.question_rule: contains counts them\)"):
+        check_both_sides([], ["x"], "corpus", stats)
     with pytest.raises(UserError, match="no answers"):
         check_both_sides(["x"], [], "corpus")
 

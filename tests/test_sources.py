@@ -41,8 +41,12 @@ def test_plain_text_folder_and_question_marks_of_other_scripts(tmp_path):
 def test_wikihow_jsonl_documents_are_plain_text():
     q, a, gold, stats = segment({"input": str(DATA / "wikihow.jsonl")})
     assert q and a and not gold
-    assert all("?" in r.instruction for r in q) and not any("?" in r.response for r in a)
+    assert all("?" in r.instruction for r in q)
     assert q[0].source["doc"].startswith(str(DATA / "wikihow.jsonl") + ":")
+    quoted = [r.response for r in a if "?" in r.response]  # e.g. yell, "Me eyes must be foolin' me! Are ye seein' this, ya mangy bilge rat?!"
+    assert len(quoted) == stats["question_rule_rejected_mark_in_quotation"] == 2
+    paper_q, paper_a, _, _ = segment({"input": str(DATA / "wikihow.jsonl"), "question_rule": "contains"})
+    assert not any("?" in r.response for r in paper_a) and len(paper_q) == len(q) + 2
 
 
 @pytest.mark.parametrize("name,fields", [("dolly.jsonl", {}), ("flashcards.jsonl", FLASHCARDS)])

@@ -78,6 +78,8 @@ class SegmentParams(Section):
     input: Annotated[str, Field(min_length=1)]  # a file or a folder: DVC tracks it as the stage's dep, so no glob
     include: str | list[str]  # in a folder: glob(s) over paths relative to it
     format: Literal["auto", "text", "instructions", "dialogue"]
+    markup: Literal["none", "rst", "markdown", "html"]  # of JSONL/JSON text fields (files: by suffix)
+    question_rule: Literal["contains", "sentence"]
     fields: Fields
     question_share: Share
     seed: int

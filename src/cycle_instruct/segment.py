@@ -1,9 +1,10 @@
 """Step 1 of the method: raw text -> an unpaired question set and answer set.
 
 A paragraph is a block of text between blank lines (lines of only whitespace, of any
-script, or zero-width characters). It is a question if it holds at least one question
-mark (Latin '?', full-width '？' as in Chinese and Japanese, Arabic '؟'); every other
-paragraph is an answer. The Greek question mark ';' is not counted: it is the
+script, or zero-width characters); markup documents are read into paragraphs by readers/.
+`is_question` is the paper's rule: at least one question mark (Latin '?', full-width '？'
+as in Chinese and Japanese, Arabic '؟'); segment.question_rule picks the rule the segment
+stage applies (questions.py); every other paragraph is an answer. The Greek question mark ';' is not counted: it is the
 semicolon's code point, far more common as a semicolon in other scripts.
 NUL characters and lone surrogates are dropped when reading, so every text can be written
 as UTF-8. Before the loop, personal data is scrubbed, over-long paragraphs are split (or
@@ -186,13 +187,16 @@ def build_records(items, cfg, stats: Counter) -> tuple[list[Record], list[Record
     return records[INSTRUCTION], records[RESPONSE], gold
 
 
-def check_both_sides(questions: list, answers: list, spec: str) -> None:
+def check_both_sides(questions: list, answers: list, spec: str, stats: Counter | None = None) -> None:
     """The loop needs both sets: say which one is missing and what to do."""
     if not questions and not answers:
         raise UserError(f"{spec}: the corpus holds no text; add documents with paragraphs separated by blank lines")
     if not questions:
+        ruled_out = sum(v for k, v in (stats or {}).items() if k.startswith("question_rule_rejected_") and not k.endswith("no_question_mark"))
+        why = (f" that ends a sentence of prose ({ruled_out} with one in code, a URL, a comment or a quotation; "
+               "segment.question_rule: contains counts them)") if ruled_out else ""
         raise UserError(
-            f"{spec}: no paragraph contains a question mark, so there are no questions; "
+            f"{spec}: no paragraph contains a question mark{why}, so there are no questions; "
             "Cycle-Instruct needs some question paragraphs (FAQs, forum posts, dialogue) beside the answers"
         )
     if not answers:

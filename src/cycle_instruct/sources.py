@@ -1,7 +1,9 @@
 """Input adapters: every raw format the paper evaluates becomes unpaired question and answer texts.
 
-- text: .txt/.md files, or JSONL/JSON records with a text field; paragraphs split at blank
-  lines, a paragraph with a question mark is a question (segment.py).
+- text: documents (.txt, .rst, .md, .html, ... read by the reader of their suffix, readers/),
+  or JSONL/JSON records with a text field (read as segment.markup says); a paragraph is a
+  question when segment.question_rule says so (questions.py), a heading is structure unless
+  it is a question.
 - instructions: Alpaca/Dolly/flashcards-style records; as in the paper each gold pair gives
   only one side to the loop, chosen at random with a fixed seed; the full pair goes to the
   gold file, never into the training path.
@@ -19,9 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import readers
 from .errors import UserError
 from .records import INSTRUCTION, RESPONSE
-from .segment import BinaryFile, blank, clean, is_question, printable, read_document, show, split_paragraphs
+from .segment import BinaryFile, blank, clean, printable, read_document, show
 
 JSON_SUFFIXES = (".jsonl", ".json")
 USER_ROLES = {"user", "human", "prompter"}
@@ -161,7 +164,7 @@ class _Reader:
             stats["empty_files"] += 1
             return
         if suffix not in JSON_SUFFIXES:
-            self._text_document(clean(text, stats), {"doc": name})
+            self._text_document(clean(text, stats), {"doc": name}, readers.markup_of(suffix))
             return
         records = list(self._json_records(name, text, suffix))
         if not records:
@@ -262,10 +265,10 @@ class _Reader:
         return value
 
     # --- the formats ----------------------------------------------------------------------
-    def _text_document(self, text: str, source: dict) -> None:
-        for index, paragraph in enumerate(split_paragraphs(text, self.corpus.stats)):
-            side = INSTRUCTION if is_question(paragraph) else RESPONSE
-            self.corpus.items.append(Item(side, paragraph, {**source, "paragraph": index}))
+    def _text_document(self, text: str, source: dict, markup: str) -> None:
+        for index, block, question in readers.segments(markup, text, source["doc"], self.cfg, self.corpus.stats):
+            where = {"paragraph": index, "section": list(block.section)} if block.section else {"paragraph": index}
+            self.corpus.items.append(Item(INSTRUCTION if question else RESPONSE, block.text, {**source, **where}))
 
     def _text(self, path, records) -> None:
         for n, record in records:
@@ -273,7 +276,7 @@ class _Reader:
                 text = self._string(path, n, record, self.fields["text"])
             except BadRecord:
                 continue
-            self._text_document(text, {"doc": f"{path}:{n}"})
+            self._text_document(text, {"doc": f"{path}:{n}"}, readers.MARKUPS[self.cfg.markup])
 
     def _instructions(self, path, records) -> None:
         f = self.fields

@@ -1,6 +1,9 @@
 """Segment: raw text in any supported format -> unpaired questions and answers (+ gold pairs).
 
-Plain text is split into paragraphs (a paragraph with a question mark is a question);
+Documents are read by the reader of their format (plain text: paragraphs at blank lines;
+reStructuredText, Markdown, HTML: paragraphs, code and headings, markup removed); a
+paragraph is a question by segment.question_rule, counted by reason when it is not
+(question_rule_rejected_<reason>);
 instruction collections give one side of each pair; dialogue logs give user turns as
 questions and assistant turns as answers. Private data is scrubbed here, before any
 model sees the text.
@@ -20,7 +23,7 @@ def run(params, questions, answers, gold, test, metrics, timing=None):
         items, held_out = hold_out(corpus.items, cfg.test_size, cfg.seed)
         corpus.stats["test_pairs"] = len(held_out)
         q_records, a_records, gold_records = build_records(items, cfg, corpus.stats)
-        check_both_sides(q_records, a_records, cfg.input)
+        check_both_sides(q_records, a_records, cfg.input, corpus.stats)
         write_records(questions, q_records)
         write_records(answers, a_records)
         write_records(gold, gold_records)

@@ -1,0 +1,139 @@
+"""Markdown (CommonMark, with tables) via markdown-it-py, including the MyST dialect Sphinx uses.
+
+Headings give the section path; a fenced or indented code block joins the paragraph that
+introduces it; raw HTML blocks are read by the HTML reader; front matter, tables, images,
+HTML comments, MyST targets `(label)=` and `%` comments are dropped. MyST roles
+({ref}`title <target>`) render as their text; MyST directive fences keep their body when
+it is prose ({note}, {seealso}, ...), are code when they are code ({code-block}), and are
+dropped otherwise ({toctree}, {contents}, {include}, ...).
+"""
+
+import re
+from collections import Counter
+
+from markdown_it import MarkdownIt
+
+from . import html
+from .blocks import Block, Builder
+
+PROSE = {"note", "warning", "tip", "hint", "important", "caution", "attention", "danger", "error", "seealso",
+         "admonition", "versionadded", "versionchanged", "deprecated", "dropdown", "topic", "sidebar"}
+CODE = {"code-block", "code", "sourcecode", "code-cell"}
+CODE_ROLES = {"func", "meth", "class", "mod", "attr", "exc", "data", "const", "obj", "envvar", "option", "file", "samp", "kbd", "command", "program", "code"}
+_FRONT_MATTER = re.compile(r"\A---[^\S\n]*\n.*?\n(?:---|\.\.\.)[^\S\n]*(?:\n|\Z)", re.S)
+_ROLE = re.compile(r"\{([\w:+.-]+)\}$")
+_MYST_LINE = re.compile(r"^(?:\([\w:.-]+\)=|%.*)$")  # a MyST target or comment line
+_PARSER = MarkdownIt("commonmark").enable("table")
+
+
+def read(text: str, stats: Counter) -> list[Block]:
+    out = Builder()
+    _blocks(_PARSER.parse(_FRONT_MATTER.sub("", text)), out)
+    return out.blocks
+
+
+def _inline(token) -> tuple[str, list[str]]:
+    parts, code, children = [], [], token.children or []
+    for i, child in enumerate(children):
+        if child.type == "text":
+            content = child.content
+            nxt = children[i + 1] if i + 1 < len(children) else None
+            role = _ROLE.search(content) if nxt is not None and nxt.type == "code_inline" else None
+            if role:  # {ref}`title <target>`: the role's text
+                content = content[: role.start()]
+                titled = re.fullmatch(r"(.*?)\s*<([^<>]+)>", nxt.content, re.S)
+                nxt.meta = {"role": role.group(1).rsplit(":", 1)[-1], "shown": (titled.group(1) or titled.group(2)) if titled else nxt.content.lstrip("~!")}
+            parts.append(content)
+        elif child.type == "code_inline":
+            role = (child.meta or {}).get("role")
+            shown = (child.meta or {}).get("shown", child.content)
+            parts.append(shown)
+            if role is None or role in CODE_ROLES:
+                code.append(shown)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+    text = "".join(parts)
+    return "\n".join(line for line in text.split("\n") if not _MYST_LINE.match(line.strip())), code
+
+
+def _links(token) -> list[str]:
+    """The text of each link in an inline token."""
+    texts, depth = [], 0
+    for child in token.children or []:
+        if child.type == "link_open":
+            depth += 1
+            texts.append("")
+        elif child.type == "link_close":
+            depth -= 1
+        elif depth and child.type in ("text", "code_inline"):
+            texts[-1] += child.content
+    return texts
+
+
+def _blocks(tokens, out: Builder) -> None:
+    i, lists, cited = 0, [], []  # lists: one list of (text, code) items per open list; cited: their link texts
+    while i < len(tokens):
+        t = tokens[i]
+        if t.type == "heading_open":
+            out.heading(int(t.tag[1]), _inline(tokens[i + 1])[0])
+            i += 3
+            continue
+        if t.type == "table_open":
+            while tokens[i].type != "table_close":
+                i += 1
+        elif t.type in ("bullet_list_open", "ordered_list_open"):
+            lists.append([])
+        elif t.type in ("bullet_list_close", "ordered_list_close"):
+            items = lists.pop()
+            if lists:  # nested: indented lines of the item above
+                text, code = lists[-1][-1] if lists[-1] else ("", ())
+                lines = "\n".join(f"  - {x}" for x, _ in items)
+                if lists[-1]:
+                    lists[-1][-1] = (f"{text}\n{lines}", tuple(code) + tuple(c for _, cs in items for c in cs))
+            else:
+                out.listing(items, cited)
+                cited = []
+        elif t.type == "list_item_open":
+            lists[-1].append(("", ()))
+        elif t.type == "inline" and lists:
+            text, code = _inline(t)
+            cited += _links(t)
+            old, old_code = lists[-1][-1]
+            lists[-1][-1] = ((f"{old} {' '.join(text.split())}").strip(), tuple(old_code) + tuple(code))
+        elif t.type == "inline":
+            out.paragraph(*_inline(t), cited=_links(t))
+        elif t.type in ("fence", "code_block"):
+            _code(t, out, lists)
+        elif t.type == "html_block":
+            for block in html.read(f"<div>{t.content}</div>", Counter()):
+                if block.kind == "heading":
+                    out.heading(len(out.path) + 1, block.text)
+                elif block.kind == "code":
+                    out.code(block.text)
+                elif lists:
+                    lists[-1].append((block.text, block.code))
+                else:
+                    out.paragraph(block.text, block.code)
+        i += 1
+
+
+def _code(token, out: Builder, lists) -> None:
+    info = token.info.strip()
+    directive = re.match(r"\{([\w:.-]+)\}", info)
+    name = directive.group(1).rsplit(":", 1)[-1] if directive else None
+    body = token.content
+    if name is not None:
+        lines = body.split("\n")
+        while lines and re.match(r"^:[\w-]+:", lines[0]):  # directive options
+            lines.pop(0)
+        body = "\n".join(lines)
+        if name in PROSE:
+            _blocks(_PARSER.parse(body), out)
+            return
+        if name not in CODE:
+            return
+    if lists and lists[-1]:
+        text, code = lists[-1][-1]
+        lists[-1][-1] = (f"{text}\n{body.rstrip()}", tuple(code) + (body.rstrip(),))
+    else:
+        out.code(body)
