@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cycle_instruct.project import make_project, params_yaml, write_params  # noqa: F401  (tests import them from here)
+
 ROOT = Path(__file__).resolve().parent.parent
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
@@ -63,69 +65,11 @@ def run_stage(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess
     return subprocess.run([sys.executable, str(ROOT / "stages" / script), *args], cwd=cwd, capture_output=True, text=True, env=env)
 
 
-REPLACED_WHOLE = {("iterations",), ("eval", "sft"), ("eval", "seeds")}  # collections of the user's own keys
-
-
-def params_yaml(overrides: dict) -> dict:
-    """The shipped params.yaml (the one place defaults live) with values changed per section.
-
-    Sections are merged key by key (segment.fields too); the collections in REPLACED_WHOLE
-    (iterations, eval.sft, eval.seeds) are replaced whole, as a user writing them would.
-    """
-    import yaml
-
-    from cycle_instruct.params import _merge
-
-    return _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), overrides, REPLACED_WHOLE)
-
-
-def write_params(folder: Path, overrides: dict) -> Path:
-    import yaml
-
-    path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(params_yaml(overrides), sort_keys=False, allow_unicode=True))
-    return path
-
-
 def shipped_params(**overrides):
     """Typed params: the shipped params.yaml with values changed, validated like the file."""
     from cycle_instruct.params import parse_params
 
     return parse_params(params_yaml(overrides))
-
-
-def make_project(root: Path, overrides: dict, cache_dir: Path, corpus: dict[str, str]) -> Path:
-    """This repo's pipeline in a fresh git repo at `root`, with params overridden per section.
-
-    `corpus` maps paths inside the project to text to write there. Every project made
-    here shares `cache_dir`, so DVC's run-cache restores stages (prepare_base) that an
-    earlier project already ran with the same inputs instead of running them again.
-    """
-    import shutil
-
-    from cycle_instruct.plots import write_offline_template
-
-    files = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "prompts", "stages", "src", ".dvc/config", ".dvc/.gitignore",
-             "eval/dvc.yaml", "eval/.dvcignore", "eval/.dvc/config", "eval/.dvc/.gitignore")
-    for name in files:
-        src, dst = ROOT / name, root / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy(src, dst)
-    for rel, text in corpus.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    write_params(root, overrides)
-    template = ROOT / ".dvc" / "plots_offline.html"
-    shutil.copy(template, root / ".dvc") if template.exists() else write_offline_template(root / ".dvc" / "plots_offline.html")
-    for cmd, cwd in (
-        (["git", "init", "-q"], root),
-        (["dvc", "config", "--local", "cache.dir", str(cache_dir)], root),
-        (["dvc", "config", "--local", "cache.dir", str(cache_dir)], root / "eval"),  # the eval subrepo shares it
-        (["git", "add", "-A"], root),
-        (["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "init"], root),
-    ):
-        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
-    return root
 
 
 def dvc(*args, cwd) -> subprocess.CompletedProcess:
