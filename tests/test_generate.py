@@ -30,6 +30,12 @@ BOILERPLATE = [  # kept as instructions on real documentation before this check 
     "As an AI language model, I don't have opinions.",
     "How can I help you today?",
     "Please provide the text you would like me to rewrite.",
+    # SmolLM2 as M_AQ and as reformatter on documentation (Sphinx, docutils, Black)
+    "I'm glad to hear that you're interested in using GitLab to collaborate with others.",
+    "Here's the user's message:\n\nYugoslavia was made up of 7 countries.",
+    "Here is the response:\n\nLake Superior is the largest of the Great Lakes.",
+    "The answer to the user's question is: \"The Carolinas\"",
+    "GitHub Actions runs make html.\n\nIn this rewritten version, I've rephrased the original text to make it more concise.",
 ]
 NOT_BOILERPLATE = [  # ordinary questions and answers that share words with the patterns
     "How can I help you sleep better with a bedtime routine?",
@@ -38,6 +44,9 @@ NOT_BOILERPLATE = [  # ordinary questions and answers that share words with the 
     "I'm ready to start the marathon, but how should I taper?",
     "The assistant coach is responsible for the defence.",
     "Sorry is a 2015 song by Justin Bieber.",
+    "In 1953 he worked as an assistant counsel to the Senate committee.",  # Dolly
+    "I'm glad to hear the results; how do I share the report with my team?",
+    "Here is the syntax: name = value.",
 ]
 
 

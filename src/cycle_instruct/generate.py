@@ -16,7 +16,7 @@ _LEAK = re.compile("|".join(ROLE_TAG_PATTERNS), re.IGNORECASE | re.MULTILINE)
 # An assistant talking about itself or the conversation, never content a user asked for.
 _BOILERPLATE = re.compile("|".join([
     r"\bas an? (helpful |friendly )?(ai|artificial intelligence)( language)? (model|assistant)\b",
-    r"\bas an? (helpful |friendly )?(ai )?assistant\b",
+    r"\bas an? (helpful |friendly )?(ai )?assistant\s*([,.;…]|\bI\b)",  # not "as an assistant counsel"
     r"\bI('m| am) (ready|here|happy|glad) to (help|assist)\b",
     r"\bhow (can|may) I (help|assist) you( today)?\s*[?.!]",
     r"\bwhat('s| is) (the |your )(user'?s? )?(message|request|question)\s*\?",
@@ -24,6 +24,11 @@ _BOILERPLATE = re.compile("|".join([
     r"\bI (cannot|can't|am unable to|am not able to) (help|assist) (you )?with (that|this)\b",
     r"\bthis (response|answer|text) is (a |the )?(response|answer|reply) to\b",
     r"\b(please )?(provide|share|give me) (the |your )(user'?s? )?(message|text|question|response)\b",
+    r"\bin this (rewritten|revised) (version|text|question|response)\b",  # reformat's comment on its own rewrite
+    r"\bI('m| am) (so )?glad (to (hear|know|see) that you|you('re| are) (interested|enjoying|finding|taking))\b",
+    r"\bhere('s| is) (a |the |my )?(revised |rewritten |sample )?(version of )?(the |a )?(user'?s? )?(message|response|answer)\s*:",
+    r"\bthe (answer|response) to the user'?s (question|message)\b",
+    r"\bI('ve| have) (rephrased|rewritten|reworded|revised) (the|your) (original )?(text|question|response|passage)\b",
 ]), re.IGNORECASE)
 
 

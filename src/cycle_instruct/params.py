@@ -121,6 +121,8 @@ class ReformatParams(Section):
     on_reject: Literal["keep_raw", "drop"]
     max_new_tokens: Positive
     max_length_ratio: Annotated[float, Field(gt=0)]
+    min_similarity: Annotated[float, Field(ge=0, le=1)]  # cosine of a rewrite with its source below this = drifted
+    min_content_kept: Annotated[float, Field(ge=0, le=1)]  # a question rewrite keeping fewer of its source's content words = lost_content
 
 
 class GenerateParams(Section):
@@ -132,6 +134,7 @@ class GenerateParams(Section):
     max_new_tokens: Positive
     seed: int
     max_copy_overlap: Annotated[float, Field(gt=0, le=1)]  # a pseudo-label this close to its source (ROUGE-L F1) is a copy
+    min_specificity: Annotated[float, Field(ge=-2, le=2)]  # pseudo-question: own-answer cosine minus mean cosine with other answers, below this = generic
     max_model_len: Annotated[int, Field(ge=16)]
     tensor_parallel_size: Positive
     pipeline_parallel_size: Positive

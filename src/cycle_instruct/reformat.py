@@ -3,6 +3,7 @@
 import re
 from dataclasses import replace
 
+from .fidelity import content_kept, similarities
 from .generate import generate, open_partial, summarize
 from .overlap import normalize
 from .prompts import reformat_messages
@@ -14,11 +15,11 @@ _PREAMBLE = re.compile(
     r"|the (text|question|response|answer|passage)( is| has been)? (re-?written|revised|reworded)( as| below)?)\s*:\s*",
     re.IGNORECASE,
 )
-_LABEL = re.compile(r"^\s*(rewritten\s+)?(question|text|response|answer)\s*:\s*", re.IGNORECASE)
+_LABEL = re.compile(r"^\s*((rewritten\s+)?(question|text|response|answer)|rewrite the (text|question|response|answer)\b[^\n:]{0,60})\s*:\s*", re.IGNORECASE)
 
 
 def clean_rewrite(text: str) -> str:
-    """Drop a leading 'Here is a rewritten version:', 'The text is re-written as:' or 'Question:' that small models add."""
+    """Drop a leading 'Here is a rewritten version:', 'The text is re-written as:', 'Rewrite the text as:' or 'Question:' that small models add."""
     return _LABEL.sub("", _PREAMBLE.sub("", text, count=1), count=1).strip()
 
 
@@ -29,23 +30,27 @@ def echoes_instructions(text: str, wording: str, window: int = 5) -> bool:
     return any(f" {' '.join(words[i : i + window])} " in padded for i in range(len(words) - window + 1))
 
 
-def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, max_length_ratio: float, wording: str) -> str | None:
-    """Why a rewrite is unusable (`wording`: the reformat prompt's text before the source), or None."""
+def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, cfg, wording: str) -> str | None:
+    """Why a rewrite is unusable (`cfg`: the reformat section; `wording`: the reformat prompt's
+    text before the source), or None. The embedding check (`drifted`) runs after, on the whole batch."""
     if echoes_instructions(text, wording):
         return "echo"
     if side == INSTRUCTION and not is_question(text):
         return "not_a_question"
-    if len(text) > max_length_ratio * len(source) + 80:
+    if side == INSTRUCTION and content_kept(text, source) < cfg.min_content_kept:
+        return "lost_content"  # "I can't get key bindings to work in Tkinter: why?" -> "Why?"
+    if len(text) > cfg.max_length_ratio * len(source) + 80:
         return "too_long"
     if not finished:
         return "unfinished"
     return None
 
 
-def reformat_records(engine, records, side: str, cfg, generate_cfg, prompts, resume_as=None):
+def reformat_records(engine, records, side: str, cfg, generate_cfg, prompts, embedder, resume_as=None):
     """Rewrite the original side of every record with the base model; return (records, metrics).
 
-    `cfg` is the reformat section; `generate_cfg` the sampling, with reformat's token budget.
+    `cfg` is the reformat section; `generate_cfg` the sampling, with reformat's token budget;
+    `embedder` (embedding.load_embedder) scores each rewrite against its source.
     """
     if not cfg.enabled or not records:
         return records, {"in": len(records), "out": len(records), "rewritten": 0, "kept_raw": 0, "dropped": 0, "tokens_generated": 0}
@@ -54,9 +59,13 @@ def reformat_records(engine, records, side: str, cfg, generate_cfg, prompts, res
     wording = prompts.preamble("reformat_question" if side == INSTRUCTION else "reformat_answer")
     generations = generate(
         engine, conversations, sampling, sources=sources, clean=clean_rewrite, reject_echo=False, desc=f"reformat {side}s",
-        check=lambda g, i: rewrite_reject_reason(g.text, sources[i], side, g.finished, cfg.max_length_ratio, wording),
+        check=lambda g, i: rewrite_reject_reason(g.text, sources[i], side, g.finished, cfg, wording),
         partial=open_partial(resume_as, engine, conversations, sampling) if resume_as else None,
     )
+    kept = [i for i, g in enumerate(generations) if g.reject is None]
+    for i, similarity in zip(kept, similarities(embedder, [generations[i].text for i in kept], [sources[i] for i in kept])):
+        if similarity < cfg.min_similarity:
+            generations[i].reject = "drifted"  # `.. only:: html` -> a story about a new employee
     out, kept_raw, dropped = [], 0, 0
     for record, g in zip(records, generations):
         if g.reject is None:

@@ -1,14 +1,18 @@
 """Relabel: generate the missing side of every record with the given model.
 
 Questions get pseudo-answers from M_QA of iteration k-1 (the base model when k = 1);
-answers get pseudo-questions from M_AQ of iteration k.
+answers get pseudo-questions from M_AQ of iteration k. A pseudo-question that fits any answer
+about as well as its own ("Can you explain this?") is rejected as `generic` and its pair
+dropped, like every other rejected generation.
 """
 
 from ..cycle import complete
+from ..embedding import load_embedder
 from ..engines import open_engine
 from ..errors import UserError
+from ..fidelity import specificity
 from ..prompts import load_prompts
-from ..records import read_records, timed, write_json, write_records
+from ..records import RESPONSE, read_records, timed, write_json, write_records
 from ..resume import clear
 from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
@@ -20,11 +24,28 @@ def run(params, iteration, base, adapter, records_in, out, prompt_files, metrics
         engine = open_engine(base, params.generate, params.train.lora_r, len(records))
         relabelled, stats = complete(engine, records, params.generate, prompts, reads="original", iteration=iteration, adapter=adapter, resume_as=out)
         engine.close()
+        if any(r.original == RESPONSE for r in relabelled):  # pseudo-questions: drop the generic ones
+            embedder = load_embedder(params.model.embedder, params.model.allow_hub)
+            relabelled, stats = drop_generic(relabelled, stats, embedder, params.generate.min_specificity)
         if not relabelled:
-            raise UserError(f"{out}: every generation was rejected ({stats['rejected_by_reason']}); try more generate.max_new_tokens or another base model")
+            raise UserError(f"{out}: every generation was rejected ({stats['rejected_by_reason']}); try more generate.max_new_tokens, a lower generate.min_specificity (for generic) or another base model")
         write_records(out, relabelled)
         write_json(metrics, stats)
         clear(out)
+
+
+def drop_generic(records, stats, embedder, min_specificity):
+    """Drop the pseudo-questions whose specificity (fidelity.specificity) is below `min_specificity`,
+    counted as rejected for `generic`. Pseudo-answers, and runs too small to tell, pass as they are."""
+    asked = [i for i, r in enumerate(records) if r.original == RESPONSE]
+    scores = specificity(embedder, [records[i].instruction for i in asked], [records[i].response for i in asked])
+    if scores is None:
+        return records, {**stats, "specificity_tested": 0}
+    generic = {i for i, score in zip(asked, scores) if score < min_specificity}
+    by_reason = {**stats["rejected_by_reason"], "generic": len(generic)}
+    return [r for i, r in enumerate(records) if i not in generic], {
+        **stats, "out": stats["out"] - len(generic), "rejected": stats["rejected"] + len(generic),
+        "rejected_by_reason": dict(sorted(by_reason.items())), "specificity_tested": len(asked)}
 
 
 command = stage_command(
