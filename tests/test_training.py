@@ -1,3 +1,5 @@
+import pytest
+
 from cycle_instruct.models import has_adapter, load_model, load_tokenizer
 from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prompts
 from cycle_instruct.training import lora_model, tokenize_pair, train_lora, training_pairs
@@ -59,3 +61,107 @@ def test_training_pairs_point_each_direction_at_the_real_side():
     pseudo_question = Record(id="a1", original="response", instruction="How?", response="Like this.", iteration=1)
     (messages, target), = training_pairs([pseudo_question], "fwd", PROMPTS)
     assert target == "Like this." and messages == [{"role": "user", "content": "How?"}]
+
+
+def _varied_pairs(n=24):
+    """Questions and answers of very different lengths, as the demo's."""
+    return [(forward_messages(PROMPTS, "Why is the sky blue? " * (1 + i % 5)), "Sunlight scatters off molecules in the air. " * (1 + (i * 7) % 9)) for i in range(n)]
+
+
+def test_length_grouping_cuts_padding_and_keeps_steps_order_and_seed(tiny_model_dir):
+    from random import Random
+
+    from cycle_instruct.training import plan_steps
+
+    lengths = [10 + (i * 37) % 300 for i in range(200)]
+    plans = {grouped: plan_steps(lengths, 4, 2, grouped, Random(0)) for grouped in (False, True)}
+    for plan in plans.values():  # the same optimizer steps: every example once, 2 micro-batches of 4 per step
+        assert len(plan) == 25 and sorted(i for step in plan for batch in step for i in batch) == list(range(200))
+
+    def padding(plan):
+        batches = [batch for step in plan for batch in step]
+        processed = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+        return 1 - sum(lengths) / processed
+
+    assert padding(plans[True]) < 0.05 < 0.3 < padding(plans[False])
+    assert plan_steps(lengths, 4, 2, True, Random(0)) == plans[True] != plan_steps(lengths, 4, 2, True, Random(1))
+    firsts = [step[0][0] for step in plans[True]]
+    assert firsts != sorted(firsts, key=lambda i: -lengths[i])  # batches shuffled, not longest first
+
+    tokenizer = load_tokenizer(tiny_model_dir, padding_side="right")
+    model = lora_model(load_model(tiny_model_dir, trainable=True), CFG)
+    _, summary = train_lora(model, tokenizer, _varied_pairs(), CFG.but(epochs=1, cutoff=256))
+    assert summary["real_tokens"] > 0 and summary["padding_fraction"] < 0.1 and summary["tokens_per_s"] > 0
+    assert summary["loss_on"] == "target positions" and summary["gradient_checkpointing"] is False  # auto: off on CPU
+
+
+@pytest.mark.parametrize("chunk", [2**27, 300 * 7], ids=["one chunk", "chunks of 7 targets"])
+def test_target_only_loss_equals_the_full_logits_loss(tiny_model_dir, chunk, monkeypatch):
+    import torch
+
+    from cycle_instruct import training
+    from cycle_instruct.training import _collate, target_loss
+
+    monkeypatch.setattr(training, "LOSS_CHUNK", chunk)  # the tiny model's vocabulary is 300
+
+    tokenizer = load_tokenizer(tiny_model_dir, padding_side="right")
+    model = lora_model(load_model(tiny_model_dir, trainable=True), CFG.but(target_modules="all-linear"))
+    assert not [n for n, _ in model.named_modules() if n.endswith("lm_head.lora_A")]  # all-linear leaves the head out
+    batch = _collate([tokenize_pair(tokenizer, m, t, 256)[:2] for m, t in _varied_pairs(6)], tokenizer.pad_token_id)
+    losses, grads = [], []
+    for full in (True, False):
+        model.zero_grad()
+        loss = target_loss(model, *batch, full_logits=full)
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad]))
+    assert abs(losses[0] - losses[1]) <= 1e-5 * abs(losses[0])
+    assert (grads[0] - grads[1]).abs().max() <= 1e-5 * grads[0].abs().max()  # chunks only change the order of float sums
+
+
+def test_gradient_checkpointing_and_bf16_autocast_train_the_same_steps(tiny_model_dir):
+    tokenizer = load_tokenizer(tiny_model_dir, padding_side="right")
+    curves = {}
+    for name, change in {"plain": {}, "checkpointing": {"gradient_checkpointing": True}, "bf16": {"autocast": "bf16"}}.items():
+        model = lora_model(load_model(tiny_model_dir, trainable=True), CFG)
+        curves[name], summary = train_lora(model, tokenizer, _varied_pairs(8), CFG.but(epochs=1, **change))
+        assert summary["gradient_checkpointing"] is (name == "checkpointing") and summary["autocast"] == ("bf16" if name == "bf16" else "off")
+    plain, checkpointed, bf16 = ([c["loss"] for c in curves[k]] for k in ("plain", "checkpointing", "bf16"))
+    assert checkpointed == pytest.approx(plain, rel=1e-4)  # recomputing activations changes memory, not the math
+    assert bf16 == pytest.approx(plain, rel=0.05) and bf16 != plain
+
+
+def test_bad_training_setups_get_one_line_naming_the_setting(tiny_model_dir, monkeypatch):
+    from cycle_instruct.errors import UserError
+    from cycle_instruct.params import parse_params
+    from cycle_instruct.training import check_cutoff, check_processes
+
+    from conftest import params_yaml
+
+    tokenizer = load_tokenizer(tiny_model_dir, padding_side="right")
+    with pytest.raises(UserError, match=r"train.cutoff = 16 is not above the prompt template alone \(prompts/backward.txt with an empty source: \d+ tokens\)"):
+        check_cutoff(tokenizer, "bwd", PROMPTS, 16, "prompts/backward.txt")
+    check_cutoff(tokenizer, "fwd", PROMPTS, 64)
+    with pytest.raises(UserError, match=r"train.num_processes = 64, but this machine has \d+ CPU cores and no GPU .*set train.num_processes to at most \d+"):
+        check_processes(64)
+    with pytest.raises(UserError, match=r"train.effective_batch \(10\) must be a multiple of train.micro_batch x train.num_processes \(4 x 2 = 8\); use 8 or 16"):
+        parse_params(params_yaml({"train": {"micro_batch": 4, "effective_batch": 10, "num_processes": 2}}))
+    model = lora_model(load_model(tiny_model_dir, trainable=True), CFG)
+    monkeypatch.setattr(type(model.get_base_model()), "supports_gradient_checkpointing", False)
+    with pytest.raises(UserError, match="train.gradient_checkpointing: true, but LlamaForCausalLM does not support gradient checkpointing; set it to auto or false"):
+        train_lora(model, tokenizer, _varied_pairs(4), CFG.but(gradient_checkpointing=True))
+    _, summary = train_lora(model, tokenizer, _varied_pairs(4), CFG.but(gradient_checkpointing="auto", epochs=1))
+    assert summary["gradient_checkpointing"] is False
+
+
+def test_an_empty_pairs_file_stops_the_train_stage_with_one_line(tiny_model_dir, tmp_path):
+    from cycle_instruct.errors import UserError
+    from cycle_instruct.steps.train import run
+
+    from conftest import ROOT
+
+    (tmp_path / "pairs.jsonl").write_text("")
+    with pytest.raises(UserError, match=r"pairs.jsonl: no pairs to train on; re-run the relabel stage"):
+        run(shipped_params(), "bwd", str(tiny_model_dir), str(tmp_path / "pairs.jsonl"), str(tmp_path / "prev"), str(tmp_path / "out"),
+            [str(ROOT / "prompts/backward.txt")], str(tmp_path / "m.json"), str(tmp_path / "c.json"))
+    assert not (tmp_path / "out").exists()

@@ -164,11 +164,21 @@ class TrainParams(Section):
     cutoff: Annotated[int, Field(ge=16)]
     epochs: Positive
     seed: int
+    group_by_length: bool  # micro-batches of examples of about the same length: little padding
+    gradient_checkpointing: Literal["auto"] | bool  # auto: on GPUs, off on CPU
+    autocast: Literal["auto", "bf16", "off"]  # auto: bf16 on GPUs that support it
+    num_processes: Positive  # > 1: the train stages run under accelerate launch (one process per GPU)
 
     @model_validator(mode="after")
     def _batches_fit(self):
         if self.effective_batch < self.micro_batch:
             raise ValueError(f"train.effective_batch ({self.effective_batch}) must be at least train.micro_batch ({self.micro_batch})")
+        unit = self.micro_batch * self.num_processes  # the effective batch is global: every process takes whole micro-batches
+        if self.effective_batch % unit:
+            below, above = self.effective_batch // unit * unit, (self.effective_batch // unit + 1) * unit
+            use = " or ".join(str(v) for v in (below, above) if v)
+            raise ValueError(f"train.effective_batch ({self.effective_batch}) must be a multiple of train.micro_batch x train.num_processes "
+                             f"({self.micro_batch} x {self.num_processes} = {unit}); use {use}")
         return self
 
 

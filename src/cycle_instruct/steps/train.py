@@ -3,27 +3,56 @@
 train_bwd (M_AQ): input the pseudo-answer, target the original question.
 train_fwd (M_QA): input the pseudo-question, target the original answer.
 train.init: fresh starts a new adapter every iteration; continue resumes iteration k-1's.
+train.num_processes > 1: the recipe starts itself again under `accelerate launch`, one
+process per GPU (data parallel); process 0 writes the outputs.
+
+The two adapters of an iteration cannot share one process (one base, two adapters): train_fwd
+learns from relabel_questions, which needs train_bwd's adapter first (see dvc.yaml).
 """
 
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import cycle_instruct
+
 from ..card import adapter_card, base_reference
+from ..errors import UserError
 from ..models import has_adapter, load_model, load_tokenizer
 from ..prompts import load_prompts
 from ..records import atomic_dir, read_records, timed, write_json
-from ..training import lora_model, train_lora, training_pairs
+from ..training import check_cutoff, check_processes, lora_model, process_group, train_lora, training_pairs
 from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
 def run(params, direction, base, pairs, previous, out, prompt_files, metrics, curve, timing=None):
     cfg = params.train
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and launched != cfg.num_processes:
+        raise UserError(f"train.num_processes is {cfg.num_processes}, but this runs in {launched} processes (accelerate launch); "
+                        f"set train.num_processes: {launched}, or run the stage alone (it starts its own processes)")
     with timed(timing):
         prompts = load_prompts(prompt_files)
         records = read_records(pairs)
+        if not records:
+            raise UserError(f"{pairs}: no pairs to train on; re-run the relabel stage before it (dvc repro), and check its metrics for rejected generations")
         tokenizer = load_tokenizer(base, padding_side="right")
+        check_cutoff(tokenizer, direction, prompts, cfg.cutoff, prompt_files[0] if prompt_files else "the prompt")
+        if cfg.num_processes > 1 and launched == 1:
+            check_processes(cfg.num_processes)
+            _launch(cfg.num_processes, direction, base=base, pairs=pairs, previous=previous, out=out,
+                    prompts=prompt_files, metrics=metrics, curve=curve)
+            return
+        rank, _ = process_group()  # before the model loads: it selects this process's GPU
         if cfg.init == "continue" and has_adapter(previous):
             model = load_model(base, previous, trainable=True)
         else:
             model = lora_model(load_model(base, trainable=True), cfg)
         steps, summary = train_lora(model, tokenizer, training_pairs(records, direction, prompts), cfg)
+        if rank != 0:
+            return  # process 0 holds the same adapter and writes it
         summary["init"] = cfg.init
         reference = base_reference(params.model.base, base)  # loads from anywhere, or relative to the project
         for config in model.peft_config.values():
@@ -35,6 +64,28 @@ def run(params, direction, base, pairs, previous, out, prompt_files, metrics, cu
             (tmp / "README.md").write_text(card, encoding="utf-8")  # PEFT's template, replaced
         write_json(curve, steps)
         write_json(metrics, summary)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:  # two trainings on one machine (dvc exp run --queue) must not share a port
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(n: int, direction: str, **options) -> None:
+    """This recipe again in n processes, as a user would start it: `accelerate launch` (torchrun)."""
+    threads = max(1, len(os.sched_getaffinity(0)) // n)
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n), "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+               "--num_cpu_threads_per_process", str(threads), "-m", "cycle_instruct.steps.train", direction]
+    for name, value in options.items():
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            command += [f"--{name}", str(v)]
+    src = str(Path(cycle_instruct.__file__).resolve().parents[1])  # the processes run this same code
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    code = subprocess.run(command, env=env).returncode
+    if code:
+        raise UserError(f"train_{direction}: the {n} training processes (train.num_processes) failed with exit code {code}; their messages are above")
 
 
 def _command(direction: str, help_text: str):
@@ -53,3 +104,6 @@ def _command(direction: str, help_text: str):
 
 command_fwd = _command("fwd", "Train the forward model M_QA (question -> response) with LoRA.")
 command_bwd = _command("bwd", "Train the backward model M_AQ (response -> question) with LoRA.")
+
+if __name__ == "__main__":  # the processes `accelerate launch` starts: python -m cycle_instruct.steps.train fwd|bwd --base ...
+    {"fwd": command_fwd, "bwd": command_bwd}[sys.argv.pop(1)]()
