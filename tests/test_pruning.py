@@ -31,11 +31,39 @@ def test_largest_distances_are_dropped_inside_each_cluster():
     assert np.flatnonzero(~keep).tolist() == [19, 39]
 
 
-def test_kmeans_separates_obvious_groups():
+FULL, FAISS = 10_000, 0  # prune.full_kmeans_max: the shipped value (sklearn's full k-means on few pairs), 0 (faiss always)
+
+
+@pytest.mark.parametrize("full_kmeans_max", [FULL, FAISS])
+def test_kmeans_separates_obvious_groups(full_kmeans_max):
     rng = np.random.default_rng(0)
-    points = np.concatenate([rng.normal(0, 0.01, (10, 4)), rng.normal(5, 0.01, (10, 4))])
-    labels = cluster(points, 2, seed=0)
+    points = np.concatenate([rng.normal(0, 0.01, (10, 4)), rng.normal(5, 0.01, (10, 4))]).astype(np.float32)
+    labels = cluster(points, 2, seed=0, full_kmeans_max=full_kmeans_max)
     assert len(set(labels[:10])) == 1 and len(set(labels[10:])) == 1 and labels[0] != labels[10]
+
+
+def blobs(n: int, centres: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around random centres, like sentence embeddings of a few topics."""
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(centres, 384))
+    x = c[rng.integers(0, centres, n)] / np.sqrt(384) + rng.normal(0, 0.06, (n, 384))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("full_kmeans_max", [FULL, FAISS])
+def test_clusters_are_the_same_for_the_same_seed(full_kmeans_max):
+    x = blobs(3000 if full_kmeans_max == FAISS else 200, 40)
+    k = choose_k(len(x), 200, 20)
+    first, again = (cluster(x, k, seed=7, full_kmeans_max=full_kmeans_max) for _ in range(2))
+    assert np.array_equal(first, again)
+    assert sorted(set(first.tolist())) == list(range(k))  # every cluster used, labels 0..k-1
+
+
+def test_faiss_on_a_few_pairs_per_cluster_still_gives_one_label_each():
+    """choose_k never asks for more clusters than pairs; at k = n every pair is its own cluster."""
+    x = blobs(5, 5)
+    assert sorted(cluster(x, 5, seed=0, full_kmeans_max=FAISS).tolist()) == [0, 1, 2, 3, 4]
+    assert cluster(x[:3], choose_k(3, 200, 20), seed=0, full_kmeans_max=FAISS).tolist() == [0, 0, 0]
 
 
 # --- quality controls on top of the paper's filter ------------------------------------------
@@ -154,6 +182,20 @@ def test_bad_quality_params_are_one_line(change, message):
 def test_minhash_misses_no_pair_just_above_the_threshold_whatever_the_seed():
     # plain LSH tuned at 0.8 misses a pair of Jaccard 0.83 about 4 times in 10; the tuned bands must not
     assert all(minhash_neighbours([NEAR, NEAR2], 0.8, seed=seed) == [{1}, {0}] for seed in range(30))
+
+
+def test_the_stage_prunes_the_same_pairs_with_faiss_on_clear_topics(tmp_path):
+    """100 pairs in 5 tight topics (k = 100 // 20 = 5): both clusterings find the topics, so the same pairs go."""
+    files = prune_project(tmp_path)
+    records = [pair(i, 0.1 + (i * 37 % 100) / 100) for i in range(100)]
+    write_records(files["dataset"], records)
+    np.save(files["embeddings"], blobs(100, 5, seed=1))
+    pruned = {}
+    for full_kmeans_max in (FULL, FAISS):
+        run(shipped_params(prune={"full_kmeans_max": full_kmeans_max}), **files)
+        assert json.loads(files["metrics"].read_text())["k"] == 5
+        pruned[full_kmeans_max] = [r.id for r in read_records(files["pruned"])]
+    assert len(pruned[FULL]) == 5 and pruned[FAISS] == pruned[FULL]
 
 
 def test_pairs_whose_reconstruction_was_rejected_are_dropped_first(tmp_path):

@@ -1,8 +1,10 @@
 """Cycle distances ||phi(original) - phi(reconstruction)||: their stats, histogram and file."""
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.format import open_memmap
 
 from .errors import UserError
 from .records import atomic_path
@@ -30,13 +32,17 @@ def distance_histogram(kept, pruned, bins: int = 20) -> list[dict]:
     return [{"distance": round(float(lo), 2), "kept": k, "pruned": p} for lo, k, p in zip(edges[:-1], count(kept), count(pruned))]
 
 
-def save_embeddings(path, array: np.ndarray) -> None:
+@contextlib.contextmanager
+def embeddings_file(path, rows: int, dim: int):
+    """A float32 (rows, dim) .npy memory map to fill in place; renamed into `path` only if the block succeeds."""
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
+        array = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(rows, dim))
+        yield array
+        array.flush()
 
 
 def load_embeddings(path) -> np.ndarray:
+    """Memory-mapped: rows are read from disk as they are used, never the whole file at once."""
     if not Path(path).exists():
         raise UserError(f"{path}: embeddings not found; run dvc repro embed")
-    return np.load(path)
+    return np.load(path, mmap_mode="r")

@@ -194,6 +194,7 @@ class PruneParams(Section):
     dedup: Literal["off", "minhash", "embedding"]
     dedup_threshold: Annotated[float, Field(gt=0, le=1)]  # minhash: Jaccard of word 3-grams; embedding: cosine
     seed: int
+    full_kmeans_max: Annotated[int, Field(ge=0)]  # up to this many pairs: sklearn's full k-means; above: faiss
 
     @field_validator("dedup", mode="before")
     @classmethod

@@ -5,16 +5,34 @@ of that iteration, q~_i = M_AQ(a^_i) and a~_j = M_QA(q^_j); each pair's distance
 ||phi(original) - phi(reconstruction)||_2 with phi the sentence embedder.
 """
 
-import numpy as np
-
 from ..cycle import complete
-from ..distances import distance_stats, l2_distances, save_embeddings
-from ..embedding import embed, load_embedder
+from ..distances import distance_stats, embeddings_file, l2_distances
+from ..embedding import embed, embed_chunks, load_embedder
 from ..engines import open_engine
 from ..prompts import load_prompts
 from ..records import read_records, timed, write_json, write_records
 from ..resume import clear
 from . import METRICS, PROMPTS, TIMING, option, output, stage_command
+
+
+def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096) -> list[float]:
+    """Set each pair's distance, write its original's embedding into the .npy `embeddings`, return
+    the distances. Streamed: a chunk of originals goes straight into the file's memory map; the
+    embeddings of their reconstructions live only long enough to give the distances."""
+    distances = []
+    dim = getattr(embedder, "get_embedding_dimension", embedder.get_sentence_embedding_dimension)()  # renamed in sentence-transformers 5.4
+    with embeddings_file(embeddings, len(dataset), dim) as originals:
+        for start, block in embed_chunks(embedder, [r.original_text for r in dataset], chunk=chunk):
+            originals[start : start + len(block)] = block
+            # a pair whose reconstruction our checks rejected (an echo, a copy, boilerplate) gets no
+            # distance: a copied pseudo-label would reconstruct perfectly and rank best otherwise
+            scored = [i for i in range(len(block)) if dataset[start + i].reconstruction is not None]
+            if scored:
+                d = l2_distances(block[scored], embed(embedder, [dataset[start + i].reconstruction for i in scored], progress=False))
+                for i, value in zip(scored, d):
+                    dataset[start + i].distance = round(float(value), 6)
+                distances.extend(d.tolist())
+    return distances
 
 
 def run(params, base, iterations_dir, out, embeddings, prompt_files, metrics, iteration=None, timing=None):
@@ -31,18 +49,10 @@ def run(params, base, iterations_dir, out, embeddings, prompt_files, metrics, it
                                                               adapter=adapter, resume_as=f"{out}.{name}")
             dataset += records
         engine.close()
-        embedder = load_embedder(params.model.embedder, params.model.allow_hub)
-        originals = embed(embedder, [r.original_text for r in dataset])
-        # a pair whose reconstruction our checks rejected (an echo, a copy, boilerplate) gets no
-        # distance: a copied pseudo-label would reconstruct perfectly and rank best otherwise
-        scored = [i for i, r in enumerate(dataset) if r.reconstruction is not None]
-        distances = l2_distances(originals[scored], embed(embedder, [dataset[i].reconstruction for i in scored])) if scored else []
-        for i, d in zip(scored, distances):
-            dataset[i].distance = round(float(d), 6)
+        distances = embed_dataset(load_embedder(params.model.embedder, params.model.allow_hub), dataset, embeddings)
         write_records(out, dataset)
-        save_embeddings(embeddings, originals.astype(np.float32))
         report["pairs"] = len(dataset)
-        report["no_distance_rejected_reconstruction"] = len(dataset) - len(scored)
+        report["no_distance_rejected_reconstruction"] = len(dataset) - len(distances)
         report["distance"] = distance_stats(distances)
         report["tokens_generated"] = sum(v["tokens_generated"] for k, v in report.items() if k.startswith("reconstruct_"))
         write_json(metrics, report)

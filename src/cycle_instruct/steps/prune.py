@@ -24,7 +24,7 @@ def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=Non
         k = choose_k(len(scored), cfg.k, cfg.min_cluster_size)
         reasons = np.full(len(records), NO_DISTANCE, dtype=object)
         if len(scored):
-            reasons[scored] = drop_reasons(distances, cluster(vectors[scored], k, cfg.seed), cfg.fraction, cfg.max_distance)
+            reasons[scored] = drop_reasons(distances, cluster(vectors[scored], k, cfg.seed, cfg.full_kmeans_max), cfg.fraction, cfg.max_distance)
         if cfg.dedup != "off":
             alive = np.flatnonzero(reasons == "")
             dupes = near_duplicates(cfg.dedup, [records[i] for i in alive], vectors[alive], cfg.dedup_threshold, cfg.seed)
