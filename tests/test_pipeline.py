@@ -205,3 +205,25 @@ def test_a_killed_generation_stage_resumes_where_it_stopped(project):
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert len(ids) == len(set(ids)) and out.read_text() == uninterrupted
     assert not partial.exists()  # served, then removed
+
+
+def test_a_planted_copy_pair_is_pruned_never_ranked_best(project):
+    """A pseudo-question that copies its answer would reconstruct perfectly (the lowest
+    distance). Planted into the last iteration's pairs, it gets no distance and prune drops it."""
+    root, _ = project
+    pairs_file = root / "data/iterations/2/pseudo_questions.jsonl"
+    pairs = [json.loads(line) for line in pairs_file.read_text().splitlines()]
+    planted = pairs[0]
+    planted["instruction"] = planted["response"]  # the copy
+    pairs_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    for stage in ("embed", "prune"):  # -s: only this stage, on the edited pairs
+        run = dvc("repro", "-s", stage, cwd=root)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    inst = {r["id"]: r for r in map(json.loads, (root / "data/final/cycle_inst.jsonl").read_text().splitlines())}
+    assert inst[planted["id"]]["distance"] is None
+    embed = json.loads((root / "metrics/embed.json").read_text())
+    assert embed["reconstruct_answers"]["copied_pairs"] >= 1
+    kept = [json.loads(line)["id"] for line in (root / "data/final/cycle_filt.jsonl").read_text().splitlines()]
+    pruned = {r["id"]: r for r in map(json.loads, (root / "data/final/pruned.jsonl").read_text().splitlines())}
+    assert planted["id"] not in kept and planted["id"] in pruned
+    assert json.loads((root / "metrics/prune.json").read_text())["pruned_by_reason"]["no_distance"] >= 1
