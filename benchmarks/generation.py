@@ -1,13 +1,14 @@
 """Benchmark: the generation engines on the same prompts, in one run.
 
 Rows: transformers one prompt at a time, transformers batched (generate.batch_size), vLLM
-with the base model; then transformers batched and vLLM with a LoRA adapter. For each:
+with the base model (as the pipeline runs it; on CPU also in bf16, and with vLLM's default of
+one core reserved for its scheduler); then transformers batched and vLLM with a LoRA adapter. For each:
 tokens/s, the engine's start-up seconds, and the ratio of its tokens/s to transformers
 batched on the same model (base, or base + adapter). Greedy decoding, so every
 engine writes about the same tokens. Uses the embedded SmolLM2-135M (prepared into a temp
 folder) and an adapter trained for a few steps by our own loop, unless given others.
 
-    python benchmarks/generation.py [--base DIR] [--adapter DIR] [--prompts 32] [--max-new-tokens 64]
+    python benchmarks/generation.py [--base DIR] [--adapter DIR] [--prompts 64] [--max-new-tokens 96]
 """
 
 import os
@@ -61,8 +62,8 @@ def measure(label, make_engine, prompts, cfg, adapter, baseline=None):
 @click.command()
 @click.option("--base", type=click.Path(file_okay=False), help="prepared base model folder (default: the embedded model)")
 @click.option("--adapter", type=click.Path(file_okay=False), help="PEFT LoRA adapter folder (default: one trained here)")
-@click.option("--prompts", "n_prompts", default=32, show_default=True)
-@click.option("--max-new-tokens", default=64, show_default=True)
+@click.option("--prompts", "n_prompts", default=64, show_default=True)
+@click.option("--max-new-tokens", default=96, show_default=True)
 @click.option("--batch-size", default=16, show_default=True, help="transformers' batch")
 def main(base, adapter, n_prompts, max_new_tokens, batch_size):
     params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
@@ -78,15 +79,17 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size):
     print(f"{n_prompts} chat prompts x up to {max_new_tokens} new tokens, greedy\n")
     print("| engine | tok/s | start-up s | vs HF batched, same model | tokens |\n|---|---|---|---|---|")
     batched = measure(f"HF batched ({batch_size}), base model", lambda: HFEngine(base), prompts, cfg, None)
-    measure("HF, one prompt at a time, base model", lambda: HFEngine(base), prompts, cfg.but(batch_size=1), None, batched)
+    one = prompts[:16]  # one at a time is slow: a subset is enough for its rate
+    measure(f"HF, one prompt at a time, base model ({len(one)} prompts)", lambda: HFEngine(base), one, cfg.but(batch_size=1), None, batched)
     everything = cfg.but(batch_size=n_prompts)  # vLLM schedules its own batches: give it all prompts at once
     if vllm_installed():
-        measure("vLLM, base model", lambda: VLLMEngine(base, cfg, params.train.lora_r), prompts, everything, None, batched)
-        if device() == "cpu" and "VLLM_CPU_NUM_OF_RESERVED_CPU" not in os.environ:
-            # vLLM's CPU build keeps a core for its scheduler by default (one of two here); try without
-            os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
-            measure("vLLM, base model, no core reserved (VLLM_CPU_NUM_OF_RESERVED_CPU=0)",
-                    lambda: VLLMEngine(base, cfg, params.train.lora_r), prompts, everything, None, batched)
+        vllm = lambda **kw: lambda: VLLMEngine(base, cfg, params.train.lora_r, **kw)  # noqa: E731
+        measure("vLLM, base model", vllm(), prompts, everything, None, batched)
+        if device() == "cpu":
+            measure("vLLM, base model, bf16", vllm(dtype="bfloat16"), prompts, everything, None, batched)
+            # our default on CPU is no core reserved for vLLM's scheduler; vLLM's own keeps one
+            os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "1"
+            measure("vLLM, base model, one core reserved (vLLM's default)", vllm(), prompts, everything, None, batched)
             del os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"]
     batched_lora = measure(f"HF batched ({batch_size}), with the LoRA adapter", lambda: HFEngine(base), prompts, cfg, adapter)
     if vllm_installed():
