@@ -25,11 +25,9 @@ def run(params, base, datasets, pruned_dir, prompt_files, metrics, timing=None):
         judge = HFEngine(base) if params.eval.judge else None
         report = {}
         for path in sorted(Path(datasets).glob("*.jsonl")):
-            records = read_records(path)
-            if not records:
-                continue
+            records = read_records(path)  # an empty dataset (a filter that kept nothing) is reported too, as 0 pairs
             scores = {"pairs": len(records), "relevance": mean(relevance(embedder, records))}
-            if judge:
+            if judge and records:
                 scores["judge"] = mean(judge_scores(judge, records, params.generate, prompts, desc=f"judge {path.stem}"))
             if path.stem.startswith("cycle_filt_"):
                 pruned = read_records(Path(pruned_dir) / path.stem.removeprefix("cycle_filt_") / "pruned.jsonl")
