@@ -106,3 +106,17 @@ def test_a_model_vllm_cannot_load_is_one_line(tmp_path):
     with pytest.raises(UserError) as error:
         VLLMEngine(tmp_path / "broken", shipped_params().generate, 8)
     assert "\n" not in str(error.value) and "generate.engine: hf" in str(error.value)
+
+
+def test_a_vllm_stage_checkpoints_and_resumes_like_a_transformers_one(vllm_engine, tmp_path, monkeypatch):
+    """Every stage opens its partial file (keyed by the base model's files) before generating:
+    a rerun on vLLM serves the finished batches and generates nothing again."""
+    from cycle_instruct.generate import generate, open_partial
+
+    monkeypatch.chdir(tmp_path)  # partial files go to .partial/ in the project folder
+    conversations = [forward_messages(PROMPTS, q) for q in QUESTIONS[:4]]
+    cfg = GREEDY.but(batch_size=2)
+    partial = open_partial(tmp_path / "out.jsonl", vllm_engine, conversations, cfg)
+    first = generate(vllm_engine, conversations, cfg, partial=partial)
+    again = generate(vllm_engine, conversations, cfg, partial=open_partial(tmp_path / "out.jsonl", vllm_engine, conversations, cfg))
+    assert [g.text for g in again] == [g.text for g in first] and all(g.resumed for g in again)

@@ -108,7 +108,7 @@ class VLLMEngine:
             self.llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many kinds; each ends the stage with one line
             raise UserError(explain_vllm_error(e, base_dir, cfg)) from None
-        self.tokenizer = load_tokenizer(base_dir)
+        self.base_dir, self.tokenizer = base_dir, load_tokenizer(base_dir)  # base_dir: the resume fingerprint hashes its files
         self.adapter_ids: dict[str, int] = {}
         self.max_lora_rank = max_lora_rank
 
