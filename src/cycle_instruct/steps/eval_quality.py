@@ -25,7 +25,9 @@ def run(params, base, datasets, pruned_dir, prompt_files, metrics, timing=None):
         judge = HFEngine(base) if params.eval.judge else None
         report = {}
         for path in sorted(Path(datasets).glob("*.jsonl")):
-            records = read_records(path)  # an empty dataset (a filter that kept nothing) is reported too, as 0 pairs
+            records = read_records(path)
+            if not records and not path.stem.startswith("cycle_filt_"):
+                continue  # vanilla (0% SFT) is empty by design; a filter that kept nothing is reported, as 0 pairs
             scores = {"pairs": len(records), "relevance": mean(relevance(embedder, records))}
             if judge and records:
                 scores["judge"] = mean(judge_scores(judge, records, params.generate, prompts, desc=f"judge {path.stem}"))
