@@ -63,7 +63,24 @@ def test_rst_directives_comments_and_tables_of_contents_are_removed_and_roles_re
     assert "see PEP 258, \"Docutils Design Specification\"" in every
     sphinx = blocks(DOCS / "sphinx" / "faq.rst")
     assert ":numbered:" in " ".join(c for b in sphinx for c in b.code)  # ``:numbered:`` rendered as a literal
-    assert not any(".. only::" in b.text or "toctree" in prose(b) for b in sphinx)
+    assert not any(".. only::" in b.text or ".. toctree::" in prose(b) for b in sphinx)  # an example in a code block is code
+
+
+def test_an_faq_written_as_a_definition_list_gives_its_terms_as_questions():
+    """The Sphinx FAQ asks its questions as definition-list terms under "How do I...": each term is
+    a question of its own, with the heading's stem, and its definition the answer that follows."""
+    found = blocks(DOCS / "sphinx" / "faq.rst")
+    terms = [b.text for b in found if b.kind == "term"]
+    assert terms[:2] == ["How do I create PDF files without LaTeX?", "How do I get section numbers?"] and len(terms) == 7
+    after = found[[b.text for b in found].index(terms[1]) + 1]
+    assert after.kind == "paragraph" and after.text.startswith("They are automatic in LaTeX output")
+    tools = next(b for b in found if "Read the Docs:" in b.text)  # a definition list of names, not questions: one list
+    assert tools.kind == "paragraph" and tools.text.startswith("- Read the Docs:")
+    page = ("<main><h2>Why...</h2><dl><dt>... is it slow?</dt><dd><p>It compiles.</p><pre>make -j4</pre></dd>"
+            "<dt>Epydoc</dt><dd>An extension.</dd></dl></main>")
+    html = readers.read("html", page, "faq.html", Counter())
+    assert [(b.kind, b.text) for b in html] == [("heading", "Why..."), ("term", "Why is it slow?"),
+                                                ("paragraph", "It compiles.\nmake -j4"), ("paragraph", "- Epydoc: An extension.")]
 
 
 def test_sphinx_roles_directives_and_docutils_comments_in_a_small_document():

@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 
+from ..segment import QUESTION_MARKS
+
 
 @dataclass
 class Block:
-    kind: str  # heading | paragraph | code
+    kind: str  # heading | paragraph | code | term (a definition-list term that asks a question)
     text: str
     section: tuple[str, ...] = ()  # the headings above it, outermost first
     code: tuple[str, ...] = ()  # literal spans in `text` (inline code, code blocks): never read as a question
@@ -48,6 +50,16 @@ class Builder:
         if text:
             self.blocks.append(Block("paragraph", text, tuple(self.path), tuple(c for c in code if c.strip()), _cited(cited)))
 
+    def question_term(self, term: str, code=()) -> None:
+        """A definition-list term that asks a question, as in FAQs written as lists: a block of its
+        own, its definition following as paragraphs. A term that goes on from its heading's stem
+        ('How do I...' then '... get section numbers?') is given the stem: a question must stand alone."""
+        text = reflow(term)
+        stem = self.levels[-1][1] if self.levels else ""
+        if text.startswith(("...", "…")) and stem.endswith(("...", "…")):
+            text = f"{stem.rstrip('.…').rstrip()} {text.lstrip('.… ')}"
+        self.blocks.append(Block("term", text, tuple(self.path), tuple(c for c in code if c.strip())))
+
     def code(self, text: str) -> None:
         text = text.strip("\n").rstrip()
         if not text.strip():
@@ -70,6 +82,11 @@ class Builder:
             last.text, last.code, last.cited = f"{last.text}\n{text}", (*last.code, *code), (*last.cited, *_cited(cited))
         else:
             self.blocks.append(Block("paragraph", text, tuple(self.path), code, _cited(cited)))
+
+
+def asks(term: str) -> bool:
+    """A definition-list term written as a question (it ends with a question mark)."""
+    return term.strip().endswith(QUESTION_MARKS)
 
 
 def _cited(texts) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from collections import Counter
 
 from lxml import html as lxml_html
 
-from .blocks import Block, Builder, reflow
+from .blocks import Block, Builder, asks, reflow
 
 DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button", "select",
         "table", "img", "svg", "iframe", "object", "head", "title", "meta", "link")
@@ -70,6 +70,27 @@ def _items(element) -> list[tuple[str, tuple[str, ...]]]:
     return merged
 
 
+def _question_terms(element, out: Builder) -> None:
+    """A <dl> whose terms ask questions (an FAQ as a list): each such <dt> is a question block and
+    its <dd> is read as the paragraphs it holds; the other terms stay a list."""
+    rest, answering = [], False
+    for child in element.iterchildren("dt", "dd"):
+        if child.tag == "dt":
+            answering = asks(child.text_content())
+            if answering:
+                if rest:
+                    out.listing(_items(rest))
+                    rest = []
+                out.question_term(*_inline(child))
+                continue
+        if answering:
+            walk(child, out)
+        else:
+            rest.append(child)
+    if rest:
+        out.listing(_items(rest))
+
+
 def walk(element, out: Builder) -> None:
     """Block children become blocks; loose text and inline elements between them, paragraphs."""
     loose, loose_code, loose_cited = [element.text or ""], [], []
@@ -96,6 +117,8 @@ def walk(element, out: Builder) -> None:
             out.paragraph(*_inline(child), cited=[a.text_content() for a in child.iter("a")])
         elif tag == "pre":
             out.code(child.text_content())
+        elif tag == "dl" and any(asks(dt.text_content()) for dt in child.iterchildren("dt")):
+            _question_terms(child, out)
         elif tag in ("ul", "ol", "dl"):
             cited = [a.text_content() for a in child.iter("a")]
             out.listing(_items(child), cited=cited)

@@ -18,7 +18,7 @@ from docutils.parsers.rst import Directive, directives, roles
 from docutils.parsers.rst.directives.body import CodeBlock
 from docutils.parsers.rst.languages import en
 
-from .blocks import Block, Builder
+from .blocks import Block, Builder, asks
 
 SETTINGS = {
     "report_level": 5, "halt_level": 5, "traceback": True,  # nothing printed, nothing exits: errors raise
@@ -104,7 +104,7 @@ def _links(node) -> list[str]:
 def _items(node) -> list[tuple[str, tuple[str, ...]]]:
     """A list's items (definition and field lists: 'term: definition'), nested lists indented."""
     items = []
-    for item in node.children:
+    for item in getattr(node, "children", node):
         lines, code = [], []
         for part in item.children:
             if isinstance(part, (nodes.bullet_list, nodes.enumerated_list, nodes.definition_list, nodes.field_list)):
@@ -145,9 +145,35 @@ def _walk(node, out: Builder, depth: int) -> None:
             out.paragraph(*_inline(child), cited=_links(child))
         elif isinstance(child, (nodes.literal_block, nodes.doctest_block)):
             out.code(child.astext())
+        elif isinstance(child, nodes.definition_list) and any(asks(_term(item)[0]) for item in child.children):
+            _question_terms(child, out, depth)
         elif isinstance(child, (nodes.bullet_list, nodes.enumerated_list, nodes.definition_list, nodes.field_list, nodes.option_list)):
             out.listing(_items(child), cited=_links(child))
         elif isinstance(child, nodes.line_block):
             out.paragraph(child.astext())
         elif isinstance(child, nodes.Element):  # block quotes, admonitions, topics, containers, compounds
             _walk(child, out, depth)
+
+
+def _term(item) -> tuple[str, list[str]]:
+    terms = [part for part in item.children if isinstance(part, nodes.term)]
+    return _inline(terms[0]) if terms else ("", [])
+
+
+def _question_terms(node, out: Builder, depth: int) -> None:
+    """A definition list whose terms ask questions (an FAQ as a list): each such term is a
+    question block, its definition read as the paragraphs it holds; the other items stay a list."""
+    rest = []
+    for item in node.children:
+        term, code = _term(item)
+        if not asks(term):
+            rest.append(item)
+            continue
+        if rest:
+            out.listing(_items(rest), cited=[r.astext() for i in rest for r in i.findall(nodes.reference)])
+            rest = []
+        out.question_term(term, code)
+        for definition in (part for part in item.children if isinstance(part, nodes.definition)):
+            _walk(definition, out, depth)
+    if rest:
+        out.listing(_items(rest), cited=[r.astext() for i in rest for r in i.findall(nodes.reference)])
