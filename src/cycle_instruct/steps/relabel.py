@@ -11,6 +11,7 @@ from ..embedding import load_embedder
 from ..engines import open_engine
 from ..errors import UserError
 from ..fidelity import specificity
+from ..models import has_adapter
 from ..prompts import load_prompts
 from ..records import RESPONSE, read_records, timed, write_json, write_records
 from ..resume import clear
@@ -21,7 +22,7 @@ def run(params, iteration, base, adapter, records_in, out, prompt_files, metrics
     with timed(timing):
         prompts = load_prompts(prompt_files)
         records = read_records(records_in)
-        engine = open_engine(base, params.generate, params.train.lora_r, len(records))
+        engine = open_engine(base, params.generate, params.train.lora_r if has_adapter(adapter) else None, len(records))
         relabelled, stats = complete(engine, records, params.generate, prompts, reads="original", iteration=iteration, adapter=adapter, resume_as=out)
         engine.close()
         if any(r.original == RESPONSE for r in relabelled):  # pseudo-questions: drop the generic ones
