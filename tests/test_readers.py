@@ -29,7 +29,7 @@ def blocks(path: Path):
 
 def prose(block) -> str:
     """The block's text without its code (code may show markup: it is an example)."""
-    text = block.text
+    text = re.sub(r"^```\n.*?\n```$", " ", block.text, flags=re.M | re.S)  # code blocks, fenced by the reader
     for code in sorted(block.code, key=len, reverse=True):
         text = re.sub(r"\s+".join(map(re.escape, code.split())), " ", text)
     return text
@@ -80,7 +80,7 @@ def test_an_faq_written_as_a_definition_list_gives_its_terms_as_questions():
             "<dt>Epydoc</dt><dd>An extension.</dd></dl></main>")
     html = readers.read("html", page, "faq.html", Counter())
     assert [(b.kind, b.text) for b in html] == [("heading", "Why..."), ("term", "Why is it slow?"),
-                                                ("paragraph", "It compiles.\nmake -j4"), ("paragraph", "- Epydoc: An extension.")]
+                                                ("paragraph", "It compiles.\n```\nmake -j4\n```"), ("paragraph", "- Epydoc: An extension.")]
 
 
 def test_sphinx_roles_directives_and_docutils_comments_in_a_small_document():
@@ -118,7 +118,7 @@ Because nothing was typed.
         ("heading", "Title"),
         ("paragraph", "Call os.path.join or open, see the intro and Docutils."),
         ("paragraph", "Kept: the body of a prose directive."),
-        ("paragraph", 'Run this:\nx = input("name?")'),
+        ("paragraph", 'Run this:\n```\nx = input("name?")\n```'),
         ("heading", "Why is x empty?"),
         ("paragraph", "Because nothing was typed."),
     ]
@@ -129,9 +129,9 @@ def test_code_block_stays_with_the_paragraph_that_introduces_it():
     faq = {b.text.split("\n")[0]: b for b in blocks(DOCS / "docutils" / "FAQ.rst")}
     title = next(b for t, b in faq.items() if t.endswith("becomes the document subtitle. For example:"))
     assert title.text.endswith("This is the Document Title\n==========================\n\nThis is the Document Subtitle\n"
-                               "-----------------------------\n\nHere's an ordinary paragraph.")
+                               "-----------------------------\n\nHere's an ordinary paragraph.\n```")
     md = readers.read("markdown", "Install it:\n\n```sh\npip install x\n```\n\n# Next\n\n```\nalone\n```\n", "a.md", Counter())
-    assert [(b.kind, b.text) for b in md] == [("paragraph", "Install it:\npip install x"), ("heading", "Next"), ("code", "alone")]
+    assert [(b.kind, b.text) for b in md] == [("paragraph", "Install it:\n```sh\npip install x\n```"), ("heading", "Next"), ("code", "```\nalone\n```")]
 
 
 def test_markdown_myst_roles_html_blocks_and_lists_become_text():
@@ -153,7 +153,7 @@ def test_html_main_content_without_page_furniture():
     page = readers.read("html", "<html><head><title>T</title><script>var a = 'x?';</script></head><body><nav>Home?</nav>"
                         "<main><h1>How do I X?<a class='headerlink'>¶</a></h1><p>Call <code>f(a?)</code>.</p><pre>f(1)</pre></main>"
                         "<footer>Copyright?</footer></body></html>", "p.html", Counter())
-    assert [(b.kind, b.text) for b in page] == [("heading", "How do I X?"), ("paragraph", "Call f(a?).\nf(1)")]
+    assert [(b.kind, b.text) for b in page] == [("heading", "How do I X?"), ("paragraph", "Call f(a?).\n```\nf(1)\n```")]
 
 
 def test_segment_stage_on_the_docs_folder_headings_are_structure_question_headings_are_questions(tmp_path):

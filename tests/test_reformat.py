@@ -50,6 +50,17 @@ def test_a_question_rewrite_that_drops_its_content_is_rejected():
     assert rewrite_reject_reason("Fine.", source, "response", True, CFG, WORDING["A"]) is None  # answers are judged by meaning only
 
 
+def test_a_rewrite_must_keep_its_code_blocks_and_add_none():
+    source = "To install the packages in that file, run:\n```\npip install -r requirements.txt\n```"
+    kept = "To install the packages listed in that file, run:\n```sh\npip install  -r requirements.txt\n```"
+    assert rewrite_reject_reason(kept, source, "response", True, CFG, WORDING["A"]) is None  # language tag, spacing
+    changed = "To install the packages, run:\n```python\npip install requirements.txt\n```"
+    assert rewrite_reject_reason(changed, source, "response", True, CFG, WORDING["A"]) == "changed_code"
+    assert rewrite_reject_reason("To install the packages in that file, run pip.", source, "response", True, CFG, WORDING["A"]) == "changed_code"
+    invented = "To install them, you can run:\n```python\npip install requirements.txt\n```"
+    assert rewrite_reject_reason(invented, "To install the packages listed in that file, you can run:", "response", True, CFG, WORDING["A"]) == "changed_code"
+
+
 def test_the_leaked_reformat_instruction_is_an_echo():
     leaked = ("Here is the rewritten text: Rewrite the text below as a fluent, coherent response. "
               "Keep every fact, name and term from it. Sphinx builds HTML from reStructuredText.")

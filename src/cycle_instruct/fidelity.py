@@ -3,6 +3,8 @@ must keep its source's meaning and, for a question, its content words) and relab
 pseudo-question must fit its own answer clearly better than the answers it was not written for).
 """
 
+import re
+
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -29,6 +31,21 @@ def content_kept(text: str, source: str) -> float:
     """Share of the source's content words that `text` keeps (1.0 when the source has none)."""
     wanted = content_words(source)
     return len(wanted & content_words(text)) / len(wanted) if wanted else 1.0
+
+
+_FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)\n\1[^\S\n]*$", re.M | re.S)
+
+
+def code_blocks(text: str) -> list[str]:
+    """The fenced code blocks in `text` (the readers fence every code block), whitespace-normalised."""
+    return [" ".join(m.group(2).split()) for m in _FENCE.finditer(text)]
+
+
+def keeps_code(text: str, source: str) -> bool:
+    """A rewrite must carry its source's code blocks unchanged and add none: code is the one
+    part of a paragraph where a 'fluent' rewording is a wrong answer (`pip install -r x` is
+    not `pip install x`)."""
+    return code_blocks(text) == code_blocks(source)
 
 
 def specificity(embedder, questions: list[str], answers: list[str]) -> np.ndarray | None:

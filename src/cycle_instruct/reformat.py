@@ -3,7 +3,7 @@
 import re
 from dataclasses import replace
 
-from .fidelity import content_kept, similarities
+from .fidelity import content_kept, keeps_code, similarities
 from .generate import generate, open_partial, summarize
 from .overlap import normalize
 from .prompts import reformat_messages
@@ -39,6 +39,8 @@ def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, cfg
         return "not_a_question"
     if side == INSTRUCTION and content_kept(text, source) < cfg.min_content_kept:
         return "lost_content"  # "I can't get key bindings to work in Tkinter: why?" -> "Why?"
+    if not keeps_code(text, source):
+        return "changed_code"  # an invented ```python block after "To install them, run:"
     if len(text) > cfg.max_length_ratio * len(source) + 80:
         return "too_long"
     if not finished:

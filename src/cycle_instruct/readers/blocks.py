@@ -19,6 +19,12 @@ def reflow(text: str) -> str:
     return " ".join(text.split())
 
 
+def fence(code: str, language: str = "") -> str:
+    """A code block as a Markdown fence: chat trainers and viewers show it as code, and later
+    checks (reformat's `changed_code`) can tell it from prose."""
+    return f"```{language}\n{code.strip(chr(10)).rstrip()}\n```"
+
+
 class Builder:
     """Collects blocks while a reader walks a parsed document.
 
@@ -60,15 +66,16 @@ class Builder:
             text = f"{stem.rstrip('.…').rstrip()} {text.lstrip('.… ')}"
         self.blocks.append(Block("term", text, tuple(self.path), tuple(c for c in code if c.strip())))
 
-    def code(self, text: str) -> None:
+    def code(self, text: str, language: str = "") -> None:
         text = text.strip("\n").rstrip()
         if not text.strip():
             return
+        fenced = fence(text, language)
         last = self.blocks[-1] if self.blocks else None
         if last and last.kind == "paragraph" and last.section == tuple(self.path):
-            last.text, last.code = f"{last.text}\n{text}", (*last.code, text)
+            last.text, last.code = f"{last.text}\n{fenced}", (*last.code, text)
         else:
-            self.blocks.append(Block("code", text, tuple(self.path), (text,)))
+            self.blocks.append(Block("code", fenced, tuple(self.path), (text,)))
 
     def listing(self, items: list[tuple[str, tuple[str, ...]]], cited=()) -> None:
         """A list: (item text, its literal spans) per item, one '- item' line each."""

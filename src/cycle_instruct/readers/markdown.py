@@ -14,7 +14,7 @@ from collections import Counter
 from markdown_it import MarkdownIt
 
 from . import html
-from .blocks import Block, Builder
+from .blocks import Block, Builder, fence
 
 PROSE = {"note", "warning", "tip", "hint", "important", "caution", "attention", "danger", "error", "seealso",
          "admonition", "versionadded", "versionchanged", "deprecated", "dropdown", "topic", "sidebar"}
@@ -109,7 +109,7 @@ def _blocks(tokens, out: Builder) -> None:
                 if block.kind == "heading":
                     out.heading(len(out.path) + 1, block.text)
                 elif block.kind == "code":
-                    out.code(block.text)
+                    out.code(block.code[0])
                 elif lists:
                     lists[-1].append((block.text, block.code))
                 else:
@@ -132,8 +132,9 @@ def _code(token, out: Builder, lists) -> None:
             return
         if name not in CODE:
             return
+    language = "" if name is not None else info.split(" ")[0]  # ```python keeps its language
     if lists and lists[-1]:
         text, code = lists[-1][-1]
-        lists[-1][-1] = (f"{text}\n{body.rstrip()}", tuple(code) + (body.rstrip(),))
+        lists[-1][-1] = (f"{text}\n{fence(body, language)}", tuple(code) + (body.rstrip(),))
     else:
-        out.code(body)
+        out.code(body, language)

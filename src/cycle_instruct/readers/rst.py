@@ -18,7 +18,7 @@ from docutils.parsers.rst import Directive, directives, roles
 from docutils.parsers.rst.directives.body import CodeBlock
 from docutils.parsers.rst.languages import en
 
-from .blocks import Block, Builder, asks
+from .blocks import Block, Builder, asks, fence
 
 SETTINGS = {
     "report_level": 5, "halt_level": 5, "traceback": True,  # nothing printed, nothing exits: errors raise
@@ -112,7 +112,7 @@ def _items(node) -> list[tuple[str, tuple[str, ...]]]:
                 lines += [f"  - {t}" for t, _ in sub]
                 code += [c for _, cs in sub for c in cs]
             elif isinstance(part, (nodes.literal_block, nodes.doctest_block)):
-                lines.append(part.astext())
+                lines.append(fence(part.astext()))
                 code.append(part.astext())
             elif isinstance(part, (nodes.term, nodes.field_name)):
                 t, c = _inline(part)
