@@ -11,7 +11,7 @@ documentation (the docutils FAQ's first sections in .rst and a pip Markdown page
 Both runs use the same small settings (one iteration, the embedded SmolLM2-135M). For each it
 prints: question segments and their precision on the hand-labelled sample
 (tests/data/question_labels.jsonl, under the run's question rule), the share of kept pairs
-with markup, assistant boilerplate or a copied side (the goal is 0), the relevance (cosine of
+with markup outside code blocks, assistant boilerplate or a copied side (the goal is 0), the relevance (cosine of
 instruction and response embeddings) of kept versus pruned pairs, and 10 random kept pairs.
 
     python benchmarks/quality.py [--only before|after] [--before COMMIT] [--keep DIR]
@@ -56,6 +56,13 @@ MARKUP = re.compile(
     r"^[=\-~^\"'`#*+]{4,}\s*$|:[a-z]+:`|``\S|^\s*\.\. [\w|-]+::|^\s*\.\. _|::\s*$|^#{1,6} |\]\([^)]*\)|^```|</?[a-z][a-z0-9]*(\s[^>]*)?>",
     re.MULTILINE,
 )
+FENCED = re.compile(r"^(```|~~~)[^\n]*\n.*?\n\1[^\S\n]*$", re.MULTILINE | re.DOTALL)
+
+
+def prose(text: str) -> str:
+    """`text` without its fenced code blocks: markup inside one is an example (an rst FAQ showing
+    rst) or code a model wrote, not markup a reader left behind. An unclosed fence still counts."""
+    return FENCED.sub(" ", text)
 
 
 def run_pipeline(name: str, source: Path, work: Path) -> Path:
@@ -107,7 +114,7 @@ def measure(name: str, project: Path, embedder) -> dict:
         "answer segments": segment.get("answers"),
         "question precision (labelled sample)": f"{precision:.2f} ({real}/{called})",
         "kept pairs": len(kept),
-        "kept with markup": share(lambda r: MARKUP.search(r.instruction) or MARKUP.search(r.response)),
+        "kept with markup": share(lambda r: MARKUP.search(prose(r.instruction)) or MARKUP.search(prose(r.response))),
         "kept with boilerplate": share(lambda r: any(reject_reason(t, "", "", reject_echo=False) in ("boilerplate", "template_leak")
                                                      for t in (r.instruction, r.response))),
         "kept with a copied side": share(lambda r: is_copy(r.instruction, r.response, 0.8)),

@@ -18,6 +18,8 @@ PROMPTS = shipped_prompts()
     ("what is the capital of France", "echo"),  # the source, up to case and punctuation
     ("Paris is the capital of France.", None),
     ("The credits were used to create an effect called the movie " * 4, "repetitive"),
+    ("Run this:\n```python\nimport os\nprint(os.getcwd(", "unclosed_code"),
+    ("Run this:\n```python\nimport os\n```\nIt prints the folder.", None),
 ])
 def test_reject_reasons(text, reason):
     assert reject_reason(text, "What is the capital of France?", "What is the capital of France?") == reason

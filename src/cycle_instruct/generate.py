@@ -14,6 +14,7 @@ from .resume import Partial, files_identity, fingerprint
 
 _LEAK = re.compile("|".join(ROLE_TAG_PATTERNS), re.IGNORECASE | re.MULTILINE)
 # An assistant talking about itself or the conversation, never content a user asked for.
+_FENCE_LINE = re.compile(r"^[^\S\n]*(?:```|~~~)", re.MULTILINE)
 _BOILERPLATE = re.compile("|".join([
     r"\bas an? (helpful |friendly )?(ai|artificial intelligence)( language)? (model|assistant)\b",
     r"\bas an? (helpful |friendly )?(ai )?assistant\s*([,.;…]|\bI\b)",  # not "as an assistant counsel"
@@ -66,6 +67,8 @@ def reject_reason(text: str, source: str, prompt: str, reject_echo: bool = True,
         return "boilerplate"
     if is_repetitive(text):
         return "repetitive"
+    if len(_FENCE_LINE.findall(text)) % 2:
+        return "unclosed_code"  # cut by max_new_tokens inside a code block: half a program
     if reject_echo:
         norm = normalize(text)
         if norm == normalize(source) or (len(norm) >= 20 and norm in normalize(prompt)):
