@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from cycle_instruct.cycle import is_copy  # noqa: E402
 from cycle_instruct.embedding import load_embedder  # noqa: E402
+from cycle_instruct.fidelity import without_code  # noqa: E402
 from cycle_instruct.generate import reject_reason  # noqa: E402
 from cycle_instruct.params import EMBEDDED_EMBEDDER  # noqa: E402
 from cycle_instruct.project import make_project  # noqa: E402
@@ -56,15 +57,6 @@ MARKUP = re.compile(
     r"^[=\-~^\"'`#*+]{4,}\s*$|:[a-z]+:`|``\S|^\s*\.\. [\w|-]+::|^\s*\.\. _|::\s*$|^#{1,6} |\]\([^)]*\)|^```|</?[a-z][a-z0-9]*(\s[^>]*)?>",
     re.MULTILINE,
 )
-FENCED = re.compile(r"^(```|~~~)[^\n]*\n.*?\n\1[^\S\n]*$", re.MULTILINE | re.DOTALL)
-
-
-def prose(text: str) -> str:
-    """`text` without its fenced code blocks: markup inside one is an example (an rst FAQ showing
-    rst) or code a model wrote, not markup a reader left behind. An unclosed fence still counts."""
-    return FENCED.sub(" ", text)
-
-
 def run_pipeline(name: str, source: Path, work: Path) -> Path:
     if (work / name / "data/final/cycle_filt.jsonl").exists():  # --keep DIR of an earlier run: measure it again
         return work / name
@@ -114,7 +106,9 @@ def measure(name: str, project: Path, embedder) -> dict:
         "answer segments": segment.get("answers"),
         "question precision (labelled sample)": f"{precision:.2f} ({real}/{called})",
         "kept pairs": len(kept),
-        "kept with markup": share(lambda r: MARKUP.search(prose(r.instruction)) or MARKUP.search(prose(r.response))),
+        # outside code blocks: markup in one is an example (an rst FAQ showing rst) or code a model
+        # wrote, not markup a reader left behind; an unclosed fence still counts
+        "kept with markup": share(lambda r: MARKUP.search(without_code(r.instruction)) or MARKUP.search(without_code(r.response))),
         "kept with boilerplate": share(lambda r: any(reject_reason(t, "", "", reject_echo=False) in ("boilerplate", "template_leak")
                                                      for t in (r.instruction, r.response))),
         "kept with a copied side": share(lambda r: is_copy(r.instruction, r.response, 0.8)),

@@ -10,6 +10,7 @@ import pytest
 
 from cycle_instruct import readers
 from cycle_instruct.errors import UserError
+from cycle_instruct.fidelity import without_code
 from cycle_instruct.segment import build_records
 from cycle_instruct.sources import load_corpus
 
@@ -29,7 +30,7 @@ def blocks(path: Path):
 
 def prose(block) -> str:
     """The block's text without its code (code may show markup: it is an example)."""
-    text = re.sub(r"^```\n.*?\n```$", " ", block.text, flags=re.M | re.S)  # code blocks, fenced by the reader
+    text = without_code(block.text)  # code blocks, fenced by the reader
     for code in sorted(block.code, key=len, reverse=True):
         text = re.sub(r"\s+".join(map(re.escape, code.split())), " ", text)
     return text

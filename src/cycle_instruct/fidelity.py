@@ -41,6 +41,11 @@ def code_blocks(text: str) -> list[str]:
     return [" ".join(m.group(2).split()) for m in _FENCE.finditer(text)]
 
 
+def without_code(text: str) -> str:
+    """`text` with each fenced code block replaced by a space: the prose around the code."""
+    return _FENCE.sub(" ", text)
+
+
 def keeps_code(text: str, source: str) -> bool:
     """A rewrite must carry its source's code blocks unchanged and add none: code is the one
     part of a paragraph where a 'fluent' rewording is a wrong answer (`pip install -r x` is
