@@ -8,9 +8,9 @@ Rows (pick with --rows; default: all but bf16 and reserved):
 - compiled: the same with generate.vllm_compile: true (torch.compile; its start-up includes compiling);
 - lora_on: vLLM with LoRA enabled, serving the base model (what an adapter stage's engine costs);
 - bf16, reserved (CPU only): vLLM base in bf16, and with vLLM's default of one core kept for its scheduler;
-- hf_adapter, vllm_adapter: transformers batched (adapter merged into the weights) and vLLM
-  (the adapter as a LoRARequest), with an adapter trained by our own loop; their ratio is to
-  hf_adapter.
+- hf_adapter, hf_unmerged, vllm_adapter: transformers batched with the adapter merged into the
+  weights (as the pipeline runs it) and unmerged (PEFT's LoRA layers), and vLLM (the adapter as
+  a LoRARequest), with an adapter trained by our own loop; their ratio is to hf_adapter.
 For each: tokens/s, the engine's start-up seconds, the ratio, and tokens generated. Greedy
 decoding, so every engine writes about the same tokens. Uses the embedded SmolLM2-135M
 (prepared into a temp folder) and an adapter trained for a few steps, unless given others.
@@ -67,8 +67,8 @@ def measure(label, make_engine, prompts, cfg, adapter, baseline="self"):
     return rate
 
 
-ROWS = ("hf", "hf1", "vllm", "compiled", "lora_on", "bf16", "reserved", "hf_adapter", "vllm_adapter")
-DEFAULT_ROWS = "hf,hf1,vllm,compiled,lora_on,hf_adapter,vllm_adapter"
+ROWS = ("hf", "hf1", "vllm", "compiled", "lora_on", "bf16", "reserved", "hf_adapter", "hf_unmerged", "vllm_adapter")
+DEFAULT_ROWS = "hf,hf1,vllm,compiled,lora_on,hf_adapter,hf_unmerged,vllm_adapter"
 
 
 def cpu_name() -> str:
@@ -95,7 +95,7 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size, rows):
     if base is None:
         base = work / "base"
         prepare_base(EMBEDDED_BASE, base)
-    if adapter is None and {"hf_adapter", "vllm_adapter"} & set(rows):
+    if adapter is None and {"hf_adapter", "hf_unmerged", "vllm_adapter"} & set(rows):
         adapter = make_adapter(Path(base), work, params.train)
     tokenizer = load_tokenizer(base)
     prompts = [render_prompt(tokenizer, forward_messages(PROMPTS, f"Tell me about {TOPICS[i % len(TOPICS)]} (question {i}).")) for i in range(n_prompts)]
@@ -129,6 +129,9 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size, rows):
             measure("vLLM, base model, one core reserved (vLLM's default)", vllm(), prompts, everything, None, baseline)
             del os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"]
     with_adapter = measure(f"HF batched ({batch_size}), with the LoRA adapter (merged)", hf, prompts, cfg, adapter) if "hf_adapter" in rows else None
+    if "hf_unmerged" in rows:  # the adapter's PEFT layers in memory: the engine is handed the model, adapter=None
+        unmerged = lambda: HFEngine(model=load_model(base, adapter), tokenizer=tokenizer)  # noqa: E731
+        measure(f"HF batched ({batch_size}), with the LoRA adapter unmerged (PEFT layers)", unmerged, prompts, cfg, None, with_adapter)
     if vllm_installed() and "vllm_adapter" in rows:
         measure("vLLM, with the LoRA adapter (LoRARequest)", vllm(lora_r), prompts, everything, adapter, with_adapter)
 
