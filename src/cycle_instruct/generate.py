@@ -94,16 +94,19 @@ def generate(engine, conversations: list[list[dict]], cfg, sources: list[str] | 
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     batches = [order[s : s + cfg.batch_size] for s in range(0, len(order), cfg.batch_size)]
     done = partial.batches if partial is not None else {}
-    raw: dict[int, Completion] = {}
-    for b, idx in enumerate(tqdm(batches, desc=desc, unit="batch")):
-        resumed = b in done and len(done[b]) == len(idx)
-        if resumed:
-            completions = [Completion(**c) for c in done[b]]
+    raw: dict[int, tuple[Completion, bool]] = {}
+    todo = []
+    for b, idx in enumerate(batches):
+        if b in done and len(done[b]) == len(idx):
+            raw.update((i, (Completion(**c), True)) for i, c in zip(idx, done[b]))
         else:
-            completions = engine.run([prompts[i] for i in idx], cfg, adapter=adapter, seed=cfg.seed + b)
+            todo.append((b, [prompts[i] for i in idx], cfg.seed + b))
+    with tqdm(total=len(batches), initial=len(batches) - len(todo), desc=desc, unit="batch") as bar:
+        for b, completions in engine.run_batches(todo, cfg, adapter=adapter):  # vLLM may finish them out of order
             if partial is not None:
                 partial.add(b, [asdict(c) for c in completions])
-        raw.update((i, (c, resumed)) for i, c in zip(idx, completions))
+            raw.update((i, (c, False)) for i, c in zip(batches[b], completions))
+            bar.update()
     results = []
     for i in range(len(prompts)):
         c, resumed = raw[i]
