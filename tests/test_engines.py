@@ -169,3 +169,15 @@ def test_a_run_broken_off_leaves_nothing_queued(vllm_base_engine):
     batches.close()  # the caller stops after one batch (an error in a check, a kill)
     assert len(first) == 2 and not engine.llm.llm_engine.has_unfinished_requests()
     assert [c.text for c in engine.run(prompts[:2], GREEDY)] == [c.text for c in engine.run(prompts[:2], GREEDY)]
+
+
+def test_sampling_prompts_longer_than_one_steps_budget_together(vllm_base_engine):
+    """Three ~1,500-token prompts exceed a step's 4,096 tokens: with chunked prefill vLLM's CPU
+    runner split one and then failed on its seeded generator ("CPU Generator does not use
+    offset", found on the demo's reformat stage); prompts now go in whole."""
+    engine = vllm_base_engine
+    long = " ".join(f"word{i}" for i in range(400))
+    prompts = [render_prompt(engine.tokenizer, forward_messages(PROMPTS, f"{q} {long}")) for q in QUESTIONS[:3]]
+    assert sum(len(engine.tokenizer(p)["input_ids"]) for p in prompts) > 4096
+    out = engine.run(prompts, GREEDY.but(temperature=0.7, max_new_tokens=4), seed=1)
+    assert len(out) == 3 and all(c.new_tokens >= 1 for c in out)

@@ -146,7 +146,7 @@ def load_tokenizer(base_dir, padding_side="left"):
 def load_model(base_dir, adapter_dir=None, trainable=False, merge=False):
     """The base model, with the LoRA adapter in `adapter_dir` applied if there is one; `merge`
     folds it into the base weights (generation only: one matmul per layer instead of PEFT's
-    three, twice the tokens/s on CPU, see benchmarks/generation.py)."""
+    three: 1.70x the tokens/s on CPU in benchmarks/generation.py)."""
     from transformers import AutoModelForCausalLM
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
