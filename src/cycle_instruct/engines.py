@@ -104,8 +104,8 @@ class VLLMEngine(Engine):
             # vLLM keeps a core for its scheduler by default: on a small machine that is half of it
             # (benchmarks/generation.py measured 1.45x over batched transformers with 0, 1.06x with 1)
             os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
-            # the engine core in this process, not a second one: start-up ~10 s instead of ~45 s on 2 cores,
-            # the same tokens/s (benchmarks/generation.py); on GPUs vLLM's own process split stays
+            # the engine core in this process, not a second one: start-up 21.6 s instead of 40.5 s on 2 cores,
+            # the same tokens/s (benchmarks/generation.py, rows vllm and mp); on GPUs vLLM's own process split stays
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
 
