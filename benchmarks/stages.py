@@ -5,7 +5,7 @@ clone's params.yaml (transformers, then vLLM), runs `dvc repro` and prints each 
 seconds (metrics/timings/) side by side, with the ratio transformers / vLLM, and what each
 generation stage made (tokens generated). Stages that do not generate (training, prune) are the
 control: they should take the same time in both runs. This is the measurement behind
-`generate.vllm_min_tokens`, which decides when `auto` takes vLLM.
+`generate.vllm_min_tokens` and `vllm_min_tokens_adapter`, which decide when `auto` takes vLLM.
 
     python benchmarks/stages.py [--engines hf,vllm] [--keep]
 """

@@ -101,10 +101,15 @@ def test_an_adapter_of_too_high_rank_is_one_line(embedded, vllm_engine, tmp_path
 
 def test_auto_picks_transformers_for_small_jobs_and_says_why(embedded):
     base, _ = embedded
-    engine = open_engine(base, shipped_params(generate={"engine": "auto", "vllm_min_tokens": 10_000}).generate, 8, n_prompts=40)
-    assert engine.name == "hf" and "40 prompts x 96 new tokens < generate.vllm_min_tokens (10000)" in engine.reason
-    kind, reason = choose_engine(shipped_params(generate={"engine": "auto", "vllm_min_tokens": 100}).generate, n_prompts=40)
-    assert kind == "vllm" and ">= generate.vllm_min_tokens (100)" in reason
+    engine = open_engine(base, shipped_params(generate={"engine": "auto", "vllm_min_tokens_adapter": 10_000}).generate, 8, n_prompts=40)
+    assert engine.name == "hf"
+    assert "40 prompts x 96 new tokens with adapters < generate.vllm_min_tokens_adapter (10000)" in engine.reason
+    cfg = shipped_params(generate={"engine": "auto", "vllm_min_tokens": 100, "vllm_min_tokens_adapter": 10_000}).generate
+    kind, reason = choose_engine(cfg, n_prompts=40)
+    assert kind == "vllm" and reason == "auto: 40 prompts x 96 new tokens >= generate.vllm_min_tokens (100)"
+    kind, reason = choose_engine(cfg, n_prompts=40, adapters=True)  # the same job with adapters has its own threshold
+    assert kind == "hf" and "generate.vllm_min_tokens_adapter (10000)" in reason
+    assert choose_engine(cfg, n_prompts=105, adapters=True)[0] == "vllm"  # 105 x 96 = 10,080
 
 
 def test_lora_is_on_only_in_engines_that_serve_adapters(vllm_engine, vllm_base_engine):

@@ -127,7 +127,8 @@ class ReformatParams(Section):
 
 class GenerateParams(Section):
     engine: Literal["auto", "vllm", "hf"]
-    vllm_min_tokens: Annotated[int, Field(ge=0)]  # auto: below this many prompts x max_new_tokens, transformers
+    vllm_min_tokens: Annotated[int, Field(ge=0)]  # auto, base model: below this many prompts x max_new_tokens, transformers
+    vllm_min_tokens_adapter: Annotated[int, Field(ge=0)]  # auto, with LoRA adapters: the same
     batch_size: Positive
     temperature: Annotated[float, Field(ge=0)]  # 0 is greedy
     top_k: Positive
