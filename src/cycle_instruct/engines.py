@@ -99,6 +99,7 @@ class VLLMEngine(Engine):
         """`max_lora_rank` None: the stage uses the base model only, so LoRA stays off (its
         kernels slow every request down, and on CPU they stop vLLM from compiling the model)."""
         on_gpu = device() == "cuda"
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines (config, start-up steps) would bury the stage's own
         if not on_gpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB; vLLM's CPU build refuses to start without it
             # vLLM keeps a core for its scheduler by default: on a small machine that is half of it
