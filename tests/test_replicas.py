@@ -33,6 +33,25 @@ def test_replicas_give_each_prompt_its_own_completion_in_order(tiny_model_dir):
     assert not any(p.is_alive() for p in procs)
 
 
+def test_replicas_run_whole_batches_with_their_seeds_and_can_be_broken_off(tiny_model_dir):
+    """A stage's batches go out whole, so sampling gives what one engine gives (a batch split over
+    replicas would draw its random numbers in other shapes); a run broken off after its first
+    batch stops the replicas, which then serve the next run."""
+    sampled = GREEDY.but(temperature=1.0, top_k=50)
+    batches = [(f"b{b}", PROMPTS[b::3], 100 + b) for b in range(3)] + [("b3", PROMPTS[:2], 7)]
+    expected = dict(HFEngine(tiny_model_dir).run_batches(batches, sampled))
+    replicas = Replicas("hf", tiny_model_dir, sampled, 8, devices=[None, None])
+    try:
+        assert dict(replicas.run_batches(batches, sampled)) == expected
+        run = replicas.run_batches(batches, sampled)
+        key, completions = next(run)
+        assert completions == expected[key]
+        run.close()
+        assert dict(replicas.run_batches(batches[:1], sampled)) == {"b0": expected["b0"]}
+    finally:
+        replicas.close()
+
+
 def test_a_replica_that_cannot_load_its_model_ends_in_one_line(tmp_path, tiny_model_dir):
     import shutil
 

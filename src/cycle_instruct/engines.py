@@ -9,6 +9,7 @@ and the package `vllm` on a GPU machine: the same code runs on both.
 
 import importlib.util
 import os
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,9 +243,11 @@ def vllm_installed() -> bool:
 
 class Replicas(Engine):
     """generate.data_parallel_size copies of one engine, each in its own process on its own
-    GPUs (vLLM's recipe for offline data parallelism: one engine process per replica). Each
-    batch is dealt out round-robin (prompts come sorted by length, so the shares are even)
-    and the completions are put back in prompt order."""
+    GPUs (vLLM's recipe for offline data parallelism: one engine process per replica). A
+    stage's batches are dealt out whole, round-robin (prompts come sorted by length, so the
+    shares are even), and each replica gets its whole share at once: a vLLM replica schedules
+    all of it together, as a single engine would. A batch's completions are the same whichever
+    replica ran it (its own seed), so a resumed run still equals an uninterrupted one."""
 
     def __init__(self, kind: str, base_dir, cfg, max_lora_rank: int | None, devices: list):
         import multiprocessing
@@ -267,6 +270,10 @@ class Replicas(Engine):
             raise
 
     def _answer(self, conn):
+        return self._message(conn)[1]
+
+    def _message(self, conn) -> tuple[str, object]:
+        """(status, value) from a replica: ok, batch or done; an error or a dead replica raises."""
         try:
             status, value = conn.recv()
         except EOFError:
@@ -274,13 +281,39 @@ class Replicas(Engine):
                             "generate.data_parallel_size, and check the machine's memory") from None
         if status == "error":
             raise UserError(value)
-        return value
+        return status, value
+
+    def run_batches(self, batches, cfg, adapter=None):
+        from multiprocessing.connection import wait
+
+        batches, n = list(batches), len(self.conns)
+        busy = []
+        for r, conn in enumerate(self.conns):
+            if batches[r::n]:
+                conn.send(("batches", batches[r::n], cfg, adapter))
+                busy.append(conn)
+        try:
+            while busy:
+                for conn in wait(busy):
+                    status, value = self._message(conn)
+                    if status == "done":
+                        busy.remove(conn)
+                    else:
+                        yield value
+        finally:  # broken off (or a replica failed): stop the others and wait until each says so
+            for conn in busy:
+                try:
+                    conn.send("abort")
+                    while self._message(conn)[0] != "done":
+                        pass
+                except (UserError, OSError):
+                    pass
 
     def run(self, prompts: list[str], cfg, adapter=None, seed: int = 0) -> list[Completion]:
         n = len(self.conns)
         busy = [r for r in range(n) if prompts[r::n]]  # a batch smaller than n leaves some idle
         for r in busy:
-            self.conns[r].send((prompts[r::n], cfg, adapter, seed))
+            self.conns[r].send(("run", prompts[r::n], cfg, adapter, seed))
         results = [None] * len(prompts)
         for r in busy:
             results[r::n] = self._answer(self.conns[r])
@@ -308,8 +341,20 @@ def _replica(conn, kind, base_dir, cfg, max_lora_rank, devices):
         engine = HFEngine(base_dir) if kind == "hf" else VLLMEngine(base_dir, cfg, max_lora_rank)
         conn.send(("ok", None))
         while (task := conn.recv()) is not None:
-            prompts, run_cfg, adapter, seed = task
-            conn.send(("ok", engine.run(prompts, run_cfg, adapter=adapter, seed=seed)))
+            if task == "abort":  # it came after this replica's share had finished: nothing to stop
+                continue
+            if task[0] == "run":  # one batch, or this replica's share of it
+                _, prompts, run_cfg, adapter, seed = task
+                conn.send(("ok", engine.run(prompts, run_cfg, adapter=adapter, seed=seed)))
+                continue
+            _, batches, run_cfg, adapter = task  # whole batches: each reported as it finishes
+            with closing(engine.run_batches(batches, run_cfg, adapter=adapter)) as finished:
+                for key, completions in finished:
+                    conn.send(("batch", (key, completions)))
+                    if conn.poll():  # the only message that comes mid-share: abort (closing it aborts vLLM's requests)
+                        conn.recv()
+                        break
+            conn.send(("done", None))
     except UserError as e:
         conn.send(("error", str(e)))
     except Exception as e:
