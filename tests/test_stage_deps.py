@@ -130,6 +130,12 @@ def test_code_deps_are_the_imports(stage):
 
 
 @pytest.mark.parametrize("stage", [s for _, s in STAGES], ids=[s.addressing for _, s in STAGES])
+def test_no_dep_is_listed_twice(stage):
+    paths = [dep.def_path for dep in stage.deps if type(dep).__name__ != "ParamsDependency"]
+    assert sorted({p for p in paths if paths.count(p) > 1}) == []
+
+
+@pytest.mark.parametrize("stage", [s for _, s in STAGES], ids=[s.addressing for _, s in STAGES])
 def test_params_deps_are_the_sections_read(stage):
     code = set().union(*(imported_files(p) for p in scripts(stage)))
     read = params_read(code)
