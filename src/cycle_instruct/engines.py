@@ -264,16 +264,13 @@ class Replicas(Engine):
             self.procs.append(proc)
         try:
             for conn in self.conns:
-                self._answer(conn)  # each replica reports that its model is loaded, or why not
+                self._message(conn)  # each replica reports that its model is loaded, or why not
         except BaseException:
             self.close()
             raise
 
-    def _answer(self, conn):
-        return self._message(conn)[1]
-
     def _message(self, conn) -> tuple[str, object]:
-        """(status, value) from a replica: ok, batch or done; an error or a dead replica raises."""
+        """(status, value) from a replica: ok (loaded), batch or done; an error or a dead replica raises."""
         try:
             status, value = conn.recv()
         except EOFError:
@@ -290,7 +287,7 @@ class Replicas(Engine):
         busy = []
         for r, conn in enumerate(self.conns):
             if batches[r::n]:
-                conn.send(("batches", batches[r::n], cfg, adapter))
+                conn.send((batches[r::n], cfg, adapter))
                 busy.append(conn)
         try:
             while busy:
@@ -310,13 +307,12 @@ class Replicas(Engine):
                     pass
 
     def run(self, prompts: list[str], cfg, adapter=None, seed: int = 0) -> list[Completion]:
+        """One batch shared out: replica r gets every n-th prompt from the r-th on, with the batch's seed."""
         n = len(self.conns)
-        busy = [r for r in range(n) if prompts[r::n]]  # a batch smaller than n leaves some idle
-        for r in busy:
-            self.conns[r].send(("run", prompts[r::n], cfg, adapter, seed))
+        shares = [(r, prompts[r::n], seed) for r in range(n) if prompts[r::n]]  # a batch smaller than n leaves some idle
         results = [None] * len(prompts)
-        for r in busy:
-            results[r::n] = self._answer(self.conns[r])
+        for r, completions in self.run_batches(shares, cfg, adapter):  # share r goes to replica r
+            results[r::n] = completions
         return results
 
     def close(self):
@@ -343,11 +339,7 @@ def _replica(conn, kind, base_dir, cfg, max_lora_rank, devices):
         while (task := conn.recv()) is not None:
             if task == "abort":  # it came after this replica's share had finished: nothing to stop
                 continue
-            if task[0] == "run":  # one batch, or this replica's share of it
-                _, prompts, run_cfg, adapter, seed = task
-                conn.send(("ok", engine.run(prompts, run_cfg, adapter=adapter, seed=seed)))
-                continue
-            _, batches, run_cfg, adapter = task  # whole batches: each reported as it finishes
+            batches, run_cfg, adapter = task  # each batch reported as it finishes
             with closing(engine.run_batches(batches, run_cfg, adapter=adapter)) as finished:
                 for key, completions in finished:
                     conn.send(("batch", (key, completions)))
