@@ -70,6 +70,7 @@ def test_adapters_and_metrics_exist_per_iteration(project):
     assert summary["iterations"] == 2 and summary["cycle_filt_pairs"] + summary["pruned"] == summary["cycle_inst_pairs"]
     timing = json.loads((root / "metrics/timings/train_fwd_2.json").read_text())
     assert timing["wall_seconds"] > 0 and "wall_seconds" not in train  # timings live apart from metrics
+    assert timing["tokens_per_s"] > 0 and "tokens_per_s" not in train  # so does the training's rate
     shown = json.loads(dvc("metrics", "show", "--json", cwd=root).stdout)
     names = set(next(iter(shown.values()))["data"])
     assert "metrics/iterations/2/train_bwd.json" in names and "metrics/summary.json" in names

@@ -32,7 +32,7 @@ def _train(project, base, processes, monkeypatch):
     write_params(project, {"train": {"num_processes": processes, "micro_batch": 2, "effective_batch": 4, "cutoff": 64, "epochs": 1, "lora_dropout": 0.0}})
     monkeypatch.chdir(project)
     run(load_params(), "fwd", str(base), str(project / "pairs.jsonl"), str(project / "none"), str(out / "m_qa"),
-        [str(ROOT / "prompts/forward.txt")], str(out / "metrics.json"), str(out / "curve.json"))
+        [str(ROOT / "prompts/forward.txt")], str(out / "metrics.json"), str(out / "curve.json"), str(out / "timing.json"))
     return out, json.loads((out / "curve.json").read_text()), json.loads((out / "metrics.json").read_text())
 
 
@@ -44,4 +44,6 @@ def test_two_processes_train_the_same_steps_as_one(project, embedded_base, monke
     # same order, same adapter at the start, no dropout: each step's loss is the same sum, split over two processes
     assert [c["loss"] for c in curve2] == pytest.approx([c["loss"] for c in curve1], rel=1e-3)
     assert metrics2["real_tokens"] == metrics1["real_tokens"]
+    for out, metrics in ((one, metrics1), (two, metrics2)):  # process 0 writes the rate with the timing, not the metrics
+        assert "tokens_per_s" not in metrics and json.loads((out / "timing.json").read_text())["tokens_per_s"] > 0
     assert has_adapter(two / "m_qa") and type(load_model(embedded_base, two / "m_qa")).__name__ == "PeftModelForCausalLM"

@@ -134,12 +134,13 @@ def atomic_dir(path):
 
 @contextlib.contextmanager
 def timed(path):
-    """Write the block's wall time to `path` (None: nowhere).
+    """Write the block's wall time to `path` (None: nowhere), with any rates the block puts in
+    the dict it is given (a training's tokens/s).
 
     Timings are kept apart from metrics so that `dvc metrics diff` shows what changed in
     the data, not how busy the machine was.
     """
-    start = time.perf_counter()
-    yield
+    start, rates = time.perf_counter(), {}
+    yield rates
     if path is not None:
-        write_json(path, {"wall_seconds": round(time.perf_counter() - start, 2)})
+        write_json(path, {"wall_seconds": round(time.perf_counter() - start, 2), **rates})

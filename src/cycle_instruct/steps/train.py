@@ -33,17 +33,19 @@ def run(params, direction, base, pairs, previous, out, prompt_files, metrics, cu
     if launched > 1 and launched != cfg.num_processes:
         raise UserError(f"train.num_processes is {cfg.num_processes}, but this runs in {launched} processes (accelerate launch); "
                         f"set train.num_processes: {launched}, or run the stage alone (it starts its own processes)")
-    with timed(timing):
+    launching = cfg.num_processes > 1 and launched == 1
+    writes_timing = not launching and os.environ.get("RANK", "0") == "0"  # launched: process 0 of the N writes it
+    with timed(timing if writes_timing else None) as rates:
         prompts = load_prompts(prompt_files)
         records = read_records(pairs)
         if not records:
             raise UserError(f"{pairs}: no pairs to train on; re-run the relabel stage before it (dvc repro), and check its metrics for rejected generations")
         tokenizer = load_tokenizer(base, padding_side="right")
         check_cutoff(tokenizer, direction, prompts, cfg.cutoff, prompt_files[0] if prompt_files else "the prompt")
-        if cfg.num_processes > 1 and launched == 1:
+        if launching:
             check_processes(cfg.num_processes)
             _launch(cfg.num_processes, direction, base=base, pairs=pairs, previous=previous, out=out,
-                    prompts=prompt_files, metrics=metrics, curve=curve)
+                    prompts=prompt_files, metrics=metrics, curve=curve, timing=timing)
             return
         rank, _ = process_group()  # before the model loads: it selects this process's GPU
         if cfg.init == "continue" and has_adapter(previous):
@@ -53,6 +55,7 @@ def run(params, direction, base, pairs, previous, out, prompt_files, metrics, cu
         steps, summary = train_lora(model, tokenizer, training_pairs(records, direction, prompts), cfg)
         if rank != 0:
             return  # process 0 holds the same adapter and writes it
+        rates["tokens_per_s"] = summary.pop("tokens_per_s")  # how busy the machine was, not data: a timing
         summary["init"] = cfg.init
         reference = base_reference(params.model.base, base)  # loads from anywhere, or relative to the project
         for config in model.peft_config.values():
@@ -79,7 +82,7 @@ def _launch(n: int, direction: str, **options) -> None:
                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
                "--num_cpu_threads_per_process", str(threads), "-m", "cycle_instruct.steps.train", direction]
     for name, value in options.items():
-        for v in value if isinstance(value, (list, tuple)) else [value]:
+        for v in value if isinstance(value, (list, tuple)) else [] if value is None else [value]:
             command += [f"--{name}", str(v)]
     src = str(Path(cycle_instruct.__file__).resolve().parents[1])  # the processes run this same code
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])}
