@@ -1,0 +1,151 @@
+"""Benchmark: transformers' decoding against the memory roofline, on a model of a given shape.
+
+A decoding step reads every weight once (the input embedding excepted: only its looked-up rows)
+and each sequence's KV cache, and makes one token per sequence. So at batch B the fastest a
+memory-bound decoder can go is B x bandwidth / bytes read per step: the roofline. This
+prints, in one run, the bandwidth it measures (a device-to-device copy), then for each batch
+size the decode rate of transformers' `generate` (greedy, KV cache, as the pipeline's HF
+engine calls it), the roofline at that batch and the fraction of it reached. That fraction is
+what a continuous-batching engine such as vLLM can win back.
+
+The model has random weights (`--shape`): llama-8b is Llama-3.1-8B's shape (the paper's base
+model), smollm2-135m the embedded model's, tiny one for tests. Prompts are random token ids of
+`--prompt-len`; every sequence writes exactly `--new-tokens` (end of turn is ignored). The decode
+rate leaves the prefill out: it times generate with `--new-tokens` and with one new token, and
+divides the tokens in between by the difference. bf16 on a GPU, fp32 on CPU.
+
+    python benchmarks/decode_roofline.py [--shape llama-8b] [--batches 1,16,64] [--prompt-len 128] [--new-tokens 96]
+"""
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import click
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from cycle_instruct.models import device  # noqa: E402
+
+SHAPES = {  # LlamaConfig fields; the first two are the published architectures
+    "llama-8b": dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                     num_attention_heads=32, num_key_value_heads=8, tie_word_embeddings=False, rope_theta=500000.0),
+    "smollm2-135m": dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+                         num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True, rope_theta=100000.0),
+    "tiny": dict(vocab_size=1024, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                 num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False, rope_theta=10000.0),
+}
+
+
+def shape_config(shape: str):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(**SHAPES[shape], max_position_embeddings=4096)
+
+
+def random_model(shape: str, on: str, dtype: torch.dtype):
+    from transformers import LlamaForCausalLM
+
+    config = shape_config(shape)
+    with torch.device(on):
+        model = LlamaForCausalLM._from_config(config, dtype=dtype)
+    return model.eval()
+
+
+def bytes_per_step(config, dtype: torch.dtype, batch: int, context: float) -> float:
+    """Bytes one decoding step reads: the weights (all but the input embedding's unread rows)
+    and `batch` KV caches of `context` tokens each."""
+    size = torch.empty((), dtype=dtype).element_size()
+    with torch.device("meta"):
+        from transformers import LlamaForCausalLM
+
+        model = LlamaForCausalLM(config)
+    weights = sum(p.numel() for p in model.parameters())  # tied embeddings are counted once: the LM head reads them
+    if not config.tie_word_embeddings:
+        weights -= model.get_input_embeddings().weight.numel()
+    head_dim = config.hidden_size // config.num_attention_heads
+    kv_per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim
+    return (weights + batch * context * kv_per_token) * size
+
+
+def sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def copy_bandwidth(on: str, gib: float) -> float:
+    """Bytes/s of a device-to-device copy (each byte read once and written once), best of 5."""
+    src = torch.empty(int(gib * 2**30), dtype=torch.uint8, device=on)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = float("inf")
+    for _ in range(5):
+        sync()
+        start = time.perf_counter()
+        dst.copy_(src)
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2 * src.numel() / best
+
+
+def generate_seconds(model, ids: torch.Tensor, new_tokens: int) -> float:
+    sync()
+    start = time.perf_counter()
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=new_tokens,
+                             min_new_tokens=new_tokens, eos_token_id=None, pad_token_id=0, top_p=None, top_k=None, temperature=None)
+    sync()
+    assert out.shape[1] == ids.shape[1] + new_tokens
+    return time.perf_counter() - start
+
+
+def decode_rate(model, batch: int, prompt_len: int, new_tokens: int, seed: int = 0) -> tuple[float, float]:
+    """(decode tokens/s without the prefill, whole generate tokens/s) at this batch size."""
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, model.config.vocab_size, (batch, prompt_len), generator=generator).to(model.device)
+    generate_seconds(model, ids, 2)  # warm-up
+    first = generate_seconds(model, ids, 1)  # prefill + one token
+    whole = generate_seconds(model, ids, new_tokens)
+    return batch * (new_tokens - 1) / (whole - first), batch * new_tokens / whole
+
+
+def machine() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} ({torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB)"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+@click.command()
+@click.option("--shape", type=click.Choice(list(SHAPES)), default="llama-8b", show_default=True)
+@click.option("--batches", default="1,16,64", show_default=True, help="comma-separated batch sizes")
+@click.option("--prompt-len", default=128, show_default=True)
+@click.option("--new-tokens", default=96, show_default=True, type=click.IntRange(min=2))
+@click.option("--copy-gib", default=2.0, show_default=True, help="size of the tensor whose copy measures bandwidth")
+def main(shape, batches, prompt_len, new_tokens, copy_gib):
+    batches = [int(b) for b in batches.split(",") if b.strip()]
+    on = device()
+    dtype = torch.bfloat16 if on == "cuda" else torch.float32
+    print(f"machine: {machine()}, torch {torch.__version__}, device {on}, {str(dtype).removeprefix('torch.')}")
+    bandwidth = copy_bandwidth(on, copy_gib)
+    model = random_model(shape, on, dtype)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"model: {shape} shape, random weights, {params / 1e9:.3f} B parameters; {prompt_len}-token prompts, "
+          f"{new_tokens} new tokens each; measured copy bandwidth {bandwidth / 1e9:.1f} GB/s\n")
+    print("| batch | decode tok/s | whole generate tok/s | bytes read per step | roofline tok/s | fraction of roofline |")
+    print("|---|---|---|---|---|---|")
+    for batch in batches:
+        decode, whole = decode_rate(model, batch, prompt_len, new_tokens)
+        step_bytes = bytes_per_step(model.config, dtype, batch, prompt_len + new_tokens / 2)  # mean context while decoding
+        roofline = batch * bandwidth / step_bytes
+        print(f"| {batch} | {decode:.1f} | {whole:.1f} | {step_bytes / 1e9:.3f} GB | {roofline:.1f} | {decode / roofline:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The benchmarks users are pointed to run, and the arithmetic behind their claims.
+
+A wrong roofline (a shape that is not Llama-3.1-8B's, bytes miscounted) would tell users the
+wrong thing about their GPUs, so its shapes are checked against the real models.
+"""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from transformers import LlamaForCausalLM
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import decode_roofline  # noqa: E402
+
+
+def table_rows(output: str) -> list[list[str]]:
+    """The cells of a printed markdown table's body rows."""
+    lines = [line for line in output.splitlines() if line.startswith("| ") and not line.startswith("| engine") and not line.startswith("| batch")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+def parameters(shape: str) -> int:
+    with torch.device("meta"):
+        return sum(p.numel() for p in LlamaForCausalLM(decode_roofline.shape_config(shape)).parameters())
+
+
+def test_llama_8b_shape_has_llama_3_1_8b_parameter_count():
+    assert parameters("llama-8b") == 8_030_261_248  # Llama-3.1-8B's safetensors hold 8,030,261,248
+
+
+def test_smollm2_shape_is_the_embedded_model(embedded_base):
+    from safetensors import safe_open
+
+    config = json.loads((embedded_base / "config.json").read_text())
+    config["rope_theta"] = config["rope_parameters"]["rope_theta"]  # transformers 5 nests it
+    for key, value in decode_roofline.SHAPES["smollm2-135m"].items():
+        assert config[key] == value, key
+    weights = 0
+    for file in embedded_base.glob("*.safetensors"):
+        with safe_open(file, "pt") as f:
+            weights += sum(f.get_tensor(name).numel() for name in f.keys())
+    assert parameters("smollm2-135m") == weights
+
+
+def test_bytes_per_step_counts_weights_once_and_every_kv_cache():
+    config = decode_roofline.shape_config("llama-8b")
+    embedding = 128256 * 4096  # untied: the input embedding is looked up, not read whole
+    kv_per_token = 2 * 32 * 8 * 128  # K and V, 32 layers, 8 KV heads of 128
+    assert decode_roofline.bytes_per_step(config, torch.bfloat16, 1, 0) == (8_030_261_248 - embedding) * 2
+    assert decode_roofline.bytes_per_step(config, torch.bfloat16, 64, 176) == (8_030_261_248 - embedding + 64 * 176 * kv_per_token) * 2
+    tied = decode_roofline.shape_config("smollm2-135m")  # tied: the LM head reads the embedding matrix
+    assert decode_roofline.bytes_per_step(tied, torch.float32, 1, 0) == parameters("smollm2-135m") * 4
+
+
+def test_decode_roofline_runs_and_prints_a_row_per_batch():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/decode_roofline.py"), "--shape", "tiny", "--batches", "1,4",
+                          "--prompt-len", "8", "--new-tokens", "6", "--copy-gib", "0.05"], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"measured copy bandwidth [\d.]+ GB/s", out)
+    rows = table_rows(out)
+    assert [row[0] for row in rows] == ["1", "4"]
+    for batch, decode, whole, step_bytes, roofline, fraction in rows:
+        assert float(decode) > 0 and float(whole) > 0 and float(roofline) > 0 and float(fraction) > 0
+        assert abs(float(fraction) - float(decode) / float(roofline)) < 0.01
+
+
+def test_generation_benchmark_rounds_give_medians_and_ratio_ranges(tiny_model_dir):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/generation.py"), "--base", str(tiny_model_dir), "--prompts", "4",
+                          "--max-new-tokens", "4", "--rows", "hf,hf1", "--rounds", "2"], capture_output=True, text=True, check=True).stdout
+    rounds = re.findall(r"^round (\d): (\w+) ([\d.]+) tok/s$", out, re.M)
+    assert [(r, key) for r, key, _ in rounds] == [("1", "hf"), ("1", "hf1"), ("2", "hf"), ("2", "hf1")]
+    (hf, hf1) = table_rows(out)
+    rates = {key: sorted(float(rate) for _, k, rate in rounds if k == key) for key in ("hf", "hf1")}
+    assert abs(float(hf[1]) - sum(rates["hf"]) / 2) < 0.06  # the median of two rounds is their mean
+    assert hf[3] == "1.00x"
+    median, low, high = map(float, re.fullmatch(r"([\d.]+)x \(([\d.]+)-([\d.]+)\)", hf1[3]).groups())
+    assert low <= median <= high
