@@ -12,23 +12,20 @@ The model has random weights (`--shape`): llama-8b is Llama-3.1-8B's shape (the 
 model), smollm2-135m the embedded model's, tiny one for tests. Prompts are random token ids of
 `--prompt-len`; every sequence writes exactly `--new-tokens` (end of turn is ignored). The decode
 rate leaves the prefill out: it times generate with `--new-tokens` and with one new token, and
-divides the tokens in between by the difference. bf16 on a GPU, fp32 on CPU.
+divides the tokens in between by the difference. bf16 on a GPU, fp32 on CPU. Needs only torch
+and transformers (argparse, not click; none of our package), so it runs as it is on a GPU
+machine that has nothing else.
 
     python benchmarks/decode_roofline.py [--shape llama-8b] [--batches 1,16,64] [--prompt-len 128] [--new-tokens 96]
 """
 
+import argparse
 import os
-import platform
-import sys
 import time
-from pathlib import Path
 
-import click
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from cycle_instruct.models import device  # noqa: E402
+from machine import cpu_name  # benchmarks/ is on sys.path when this script runs
 
 SHAPES = {  # LlamaConfig fields; the first two are the published architectures
     "llama-8b": dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
@@ -115,25 +112,30 @@ def decode_rate(model, batch: int, prompt_len: int, new_tokens: int, seed: int =
 def machine() -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name()} ({torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB)"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor() or platform.machine()
-    return f"{cpu}, {os.cpu_count()} cores"
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
-@click.command()
-@click.option("--shape", type=click.Choice(list(SHAPES)), default="llama-8b", show_default=True)
-@click.option("--batches", default="1,16,64", show_default=True, help="comma-separated batch sizes")
-@click.option("--prompt-len", default=128, show_default=True)
-@click.option("--new-tokens", default=96, show_default=True, type=click.IntRange(min=2))
-@click.option("--copy-gib", default=2.0, show_default=True, help="size of the tensor whose copy measures bandwidth")
-def main(shape, batches, prompt_len, new_tokens, copy_gib):
-    batches = [int(b) for b in batches.split(",") if b.strip()]
-    on = device()
+def at_least_two(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError("must be at least 2 (the decode rate is the tokens after the first)")
+    return value
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--shape", choices=list(SHAPES), default="llama-8b")
+    parser.add_argument("--batches", default="1,16,64", help="comma-separated batch sizes")
+    parser.add_argument("--prompt-len", type=int, default=128)
+    parser.add_argument("--new-tokens", type=at_least_two, default=96)
+    parser.add_argument("--copy-gib", type=float, default=2.0, help="size of the tensor whose copy measures bandwidth")
+    args = parser.parse_args()
+    shape, prompt_len, new_tokens = args.shape, args.prompt_len, args.new_tokens
+    batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    on = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if on == "cuda" else torch.float32
     print(f"machine: {machine()}, torch {torch.__version__}, device {on}, {str(dtype).removeprefix('torch.')}")
-    bandwidth = copy_bandwidth(on, copy_gib)
+    bandwidth = copy_bandwidth(on, args.copy_gib)
     model = random_model(shape, on, dtype)
     params = sum(p.numel() for p in model.parameters())
     print(f"model: {shape} shape, random weights, {params / 1e9:.3f} B parameters; {prompt_len}-token prompts, "

@@ -38,12 +38,14 @@ import click
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cycle_instruct.engines import HFEngine, VLLMEngine, vllm_installed  # noqa: E402
 from cycle_instruct.models import device, load_model, load_tokenizer, prepare_base  # noqa: E402
 from cycle_instruct.params import EMBEDDED_BASE, load_params  # noqa: E402
 from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prompts  # noqa: E402
 from cycle_instruct.training import lora_model, train_lora  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 PROMPTS = shipped_prompts()
 TOPICS = ["the capital of France", "photosynthesis", "why the sky is blue", "a compiler", "gravity", "the water cycle",
@@ -77,13 +79,6 @@ def measure(make_engine, prompts, cfg, adapter) -> tuple[float, float, int]:
 
 ROWS = ("hf", "hf1", "vllm", "compiled", "lora_on", "bf16", "reserved", "mp", "hf_adapter", "hf_unmerged", "vllm_adapter")
 DEFAULT_ROWS = "hf,hf1,vllm,compiled,lora_on,hf_adapter,hf_unmerged,vllm_adapter"
-
-
-def cpu_name() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def row_plan(rows, base, adapter, tokenizer, prompts, cfg, batch_size, lora_r, on_cpu):

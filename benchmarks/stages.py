@@ -26,7 +26,7 @@ import click
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generation import cpu_name  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 
 def run_pipeline(engine: str, work: Path) -> tuple[dict, dict, float]:
