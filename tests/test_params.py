@@ -46,7 +46,8 @@ def test_each_wrong_value_is_one_line_naming_key_value_and_what_is_allowed(case)
 
 
 def test_eval_methods_are_checked_by_the_evaluation_only():
-    params = parse_params(params_yaml({"iterations": {"1": {"prev": 0}}}))  # the method runs with 1 iteration
+    methods = ["vanilla", "cycle_inst_1", "cycle_inst_2", "cycle_filt_2"]
+    params = parse_params(params_yaml({"eval": {"methods": methods}}))  # the method runs with its 1 iteration
     with pytest.raises(UserError, match=r"params.yaml: eval.methods names \['cycle_inst_2', 'cycle_filt_2'\]"):
         params.check_eval_methods()
 
@@ -64,7 +65,8 @@ def test_a_missing_key_or_section_is_named():
 
 def test_the_shipped_params_are_valid_and_complete():
     params = load_params(ROOT / "params.yaml")
-    assert params.chain == [1, 2]
+    assert params.chain == [1]  # the demo runs one iteration, as the paper's main results do
+    params.check_eval_methods()  # and the evaluation's methods name only iterations that run
     assert params.train.weight_decay == 0.0 and params.train.max_grad_norm == 1.0  # no hidden settings
     assert params.generate.but(temperature=0).temperature == 0
 
@@ -92,7 +94,10 @@ def test_a_stage_given_wrong_params_prints_only_the_errors(tmp_path):
 def test_check_command_validates_before_dvc_parses(tmp_path):
     write_params(tmp_path, {})
     ok = subprocess.run([sys.executable, "-m", "cycle_instruct.cli", "check"], cwd=tmp_path, capture_output=True, text=True)
-    assert ok.returncode == 0 and ok.stdout.strip() == "params.yaml: ok (2 iterations: 0 -> 1 -> 2)"
+    assert ok.returncode == 0 and ok.stdout.strip() == "params.yaml: ok (1 iteration: 0 -> 1)"
+    write_params(tmp_path, {"iterations": {"1": {"prev": 0}, "2": {"prev": 1}}})
+    two = subprocess.run([sys.executable, "-m", "cycle_instruct.cli", "check"], cwd=tmp_path, capture_output=True, text=True)
+    assert two.returncode == 0 and two.stdout.strip() == "params.yaml: ok (2 iterations: 0 -> 1 -> 2)"
     write_params(tmp_path, {"iterations": {"1": {"prev": 0}, "2": {"prev": 5}}})
     bad = subprocess.run([sys.executable, "-m", "cycle_instruct.cli", "check"], cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("error: params.yaml: iterations: [2] are not reachable from 0")

@@ -12,9 +12,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, dvc_cache):
-    """The repo's pipeline in a fresh git repo, on 8 question/answer pairs, run once."""
+    """The repo's pipeline in a fresh git repo, on 8 question/answer pairs, with two iterations
+    (the shipped params run one), run once."""
     paragraphs = (ROOT / "data/raw/faq_01.txt").read_text().split("\n\n")[:16]
-    root = make_project(tmp_path_factory.mktemp("project"), TINY, dvc_cache, {"data/raw/faq.txt": "\n\n".join(paragraphs) + "\n"})
+    overrides = {**TINY, "iterations": {"1": {"prev": 0}, "2": {"prev": 1}}}
+    root = make_project(tmp_path_factory.mktemp("project"), overrides, dvc_cache, {"data/raw/faq.txt": "\n\n".join(paragraphs) + "\n"})
     first = dvc("repro", cwd=root)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     return root, first.stdout

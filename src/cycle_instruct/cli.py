@@ -66,7 +66,8 @@ def main():
 def check(path):
     """Validate params.yaml: every key, type and range, and the iteration chain."""
     params = load_params(path)
-    click.echo(f"{path}: ok ({len(params.chain)} iterations: {' -> '.join(['0', *map(str, params.chain)])})")
+    plural = "s" if len(params.chain) > 1 else ""
+    click.echo(f"{path}: ok ({len(params.chain)} iteration{plural}: {' -> '.join(['0', *map(str, params.chain)])})")
 
 
 @main.command("plots-template")
