@@ -195,7 +195,9 @@ def test_the_card_numbers_are_the_metrics_files(project):
         row = stages[f"reformat {name}"]
         assert [number(c) for c in row[:3]] == [reformat[side]["in"], reformat[side]["out"], reformat[side]["rejected"]]
         assert reasons(row[3]) == reformat[side]["rejected_by_reason"]
-    for k in ("1", "2"):
+    iterations = sorted((p.name for p in (project / "metrics/iterations").iterdir()), key=int)  # the committed run's
+    assert iterations
+    for k in iterations:
         for step in ("relabel_answers", "relabel_questions"):
             row, it = stages[f"{step}@{k}"], m(f"iterations/{k}/{step}.json")
             assert [number(c) for c in row[:3]] == [it["in"], it["out"], it["rejected"]] and reasons(row[3]) == it["rejected_by_reason"]
@@ -208,9 +210,9 @@ def test_the_card_numbers_are_the_metrics_files(project):
     assert [number(c) for c in stages["judge"][:3]] == [N, N, 0] and "off" in stages["judge"][4]
 
     training = table(card, "adapter", "iteration", "examples")
-    for k in ("1", "2"):
+    for n, k in enumerate(iterations):
         for step, label in (("train_bwd", "M_AQ (answer -> question)"), ("train_fwd", "M_QA (question -> answer)")):
-            row, it = training[label if k == "1" else f"{label}#2"], m(f"iterations/{k}/{step}.json")
+            row, it = training[label if n == 0 else f"{label}#{n + 1}"], m(f"iterations/{k}/{step}.json")
             assert row[0] == k and [number(c) for c in row[1:]] == [it[x] for x in ("examples", "optimizer_steps", "first_loss", "final_loss", "mean_loss_last_epoch")]
 
     distances = table(card, "pairs", "count", "mean")
