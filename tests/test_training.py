@@ -1,3 +1,8 @@
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from cycle_instruct.models import has_adapter, load_model, load_tokenizer
@@ -5,7 +10,7 @@ from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prom
 from cycle_instruct.training import lora_model, tokenize_pair, train_lora, training_pairs
 from cycle_instruct.records import Record
 
-from conftest import shipped_params
+from conftest import ROOT, shipped_params
 
 PROMPTS = shipped_prompts()
 
@@ -52,6 +57,21 @@ def test_same_data_gives_the_same_adapter(tiny_model_dir):
         train_lora(model, tokenizer, pairs, CFG.but(epochs=1))
         weights.append({k: v.clone() for k, v in model.state_dict().items() if "lora_" in k})
     assert weights[0].keys() == weights[1].keys() and all((weights[0][k] == weights[1][k]).all() for k in weights[0])
+
+
+def test_the_saved_adapter_config_is_the_same_bytes_in_every_process(tiny_model_dir, tmp_path):
+    """train.target_modules all-linear is a set inside PEFT; saved in string-hash order it made
+    adapter_config.json, and so the adapter's DVC hash, differ between two identical runs."""
+    code = ("import sys; from cycle_instruct.models import load_model; from cycle_instruct.training import lora_model; "
+            "from conftest import shipped_params; "
+            "lora_model(load_model(sys.argv[1], trainable=True), shipped_params().train).save_pretrained(sys.argv[2])")
+    configs = []
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")])}
+        subprocess.run([sys.executable, "-c", code, str(tiny_model_dir), str(tmp_path / seed)], check=True, env=env, capture_output=True)
+        configs.append((tmp_path / seed / "adapter_config.json").read_bytes())
+    assert configs[0] == configs[1] == configs[2]
+    assert json.loads(configs[0])["target_modules"] == sorted(json.loads(configs[0])["target_modules"])
 
 
 def test_training_pairs_point_each_direction_at_the_real_side():

@@ -10,7 +10,8 @@ def summarize_run(metrics_dir, chain: list[int]) -> dict:
     root = Path(metrics_dir)
     last = root / "iterations" / str(chain[-1])
     segment, embed, prune = (read_json(root / f"{n}.json") for n in ("segment", "embed", "prune"))
-    stage_files = [root / f"{n}.json" for n in ("reformat", "embed")] + sorted((root / "iterations").glob("*/*.json"))
+    # the chain's iterations only: DVC leaves the metrics of an iteration taken out of params.yaml behind
+    stage_files = [root / f"{n}.json" for n in ("reformat", "embed")] + [f for k in chain for f in sorted((root / "iterations" / str(k)).glob("*.json"))]
     step = {n: read_json(last / f"{n}.json") for n in ("relabel_answers", "train_bwd", "relabel_questions", "train_fwd")}
     return {
         "iterations": len(chain),

@@ -113,7 +113,11 @@ def lora_model(model, cfg):
         target_modules=cfg.target_modules,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+    model = get_peft_model(model, config)
+    for saved in model.peft_config.values():  # PEFT turns all-linear into a set, which adapter_config.json would
+        if isinstance(saved.target_modules, set):  # list in string-hash order: other bytes, another DVC hash, each run
+            saved.target_modules = sorted(saved.target_modules)
+    return model
 
 
 def plan_steps(lengths: list[int], micro: int, per_step: int, group_by_length: bool, rng: random.Random) -> list[list[list[int]]]:
