@@ -117,6 +117,24 @@ def test_editing_a_prompt_reruns_exactly_the_stages_that_use_it(project):
     assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
 
 
+def test_adding_an_iteration_reruns_only_its_stages_and_the_filter(project):
+    """README, "Compare iterations": one more line in params.yaml's iterations, and only the new
+    iteration's four stages are out of date, with embed (it reads the last iteration), export and
+    summary (they read every iteration's metrics); prune and judge follow once embed has run."""
+    root, _ = project
+    params_file = root / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["iterations"]["3"] = {"prev": 2}
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = json.loads(dvc("status", "--json", cwd=root).stdout)
+    finally:
+        params_file.write_text(original)
+    assert set(status) == {"relabel_answers@3", "train_bwd@3", "relabel_questions@3", "train_fwd@3", "embed", "export", "summary"}
+    assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
+
+
 def commit(root, message: str) -> None:
     subprocess.run(["git", "add", "-A"], cwd=root, check=True, capture_output=True)
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
