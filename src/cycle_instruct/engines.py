@@ -9,6 +9,7 @@ and the package `vllm` on a GPU machine: the same code runs on both.
 
 import importlib.util
 import os
+import re
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,9 @@ class VLLMEngine(Engine):
             # the engine core in this process, not a second one: start-up 21.6 s instead of 40.5 s on 2 cores,
             # the same tokens/s (benchmarks/generation.py, rows vllm and mp); on GPUs vLLM's own process split stays
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+            if not os.environ["VLLM_CPU_KVCACHE_SPACE"].strip().isdigit():  # vLLM would say only "invalid literal for int()"
+                raise UserError(f"VLLM_CPU_KVCACHE_SPACE={os.environ['VLLM_CPU_KVCACHE_SPACE']}: vLLM's CPU build takes a whole "
+                                "number of GiB for its KV cache (ours: 2); set it so, or unset it")
         from vllm import LLM
 
         if not on_gpu and (cfg.tensor_parallel_size > 1 or cfg.pipeline_parallel_size > 1):
@@ -224,11 +228,42 @@ class VLLMEngine(Engine):
 
 
 def explain_vllm_error(error: Exception, what, cfg) -> str:
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    """One line for a failure inside vLLM: memory (on GPU or CPU) and a context longer than the model's
+    name the settings that fix them; anything else says the model cannot run on vLLM."""
+    text = _vllm_message(error)
+    on_gpu = device() == "cuda"
+    room = (f"generate.gpu_memory_utilization ({cfg.gpu_memory_utilization})" if on_gpu
+            else f"VLLM_CPU_KVCACHE_SPACE ({os.environ.get('VLLM_CPU_KVCACHE_SPACE', '?')} GiB, the KV cache's memory on CPU)")
     if "out of memory" in text.lower() or type(error).__name__ == "OutOfMemoryError":
-        return (f"vLLM ran out of GPU memory ({text}); lower generate.gpu_memory_utilization ({cfg.gpu_memory_utilization}), "
+        return (f"vLLM ran out of {'GPU ' if on_gpu else ''}memory ({text}); lower generate.gpu_memory_utilization ({cfg.gpu_memory_utilization}), "
                 f"generate.max_model_len ({cfg.max_model_len}) or generate.batch_size ({cfg.batch_size})")
+    if "larger than the available KV cache memory" in text:  # vLLM: "... the estimated maximum model length is N."
+        fits = re.search(r"estimated maximum model length is (\d+)", text)
+        return (f"params.yaml: generate.max_model_len ({cfg.max_model_len}) does not fit vLLM's KV cache"
+                f"{f' (at most {fits.group(1)} tokens fit)' if fits else ''}; lower generate.max_model_len or raise {room}")
+    if "less than requested memory for kv" in text:  # vLLM's CPU build: the cache asked for is more than is free
+        free = re.search(r"\(([\d.]+)/[\d.]+ GiB\)", text)
+        return (f"VLLM_CPU_KVCACHE_SPACE ({os.environ.get('VLLM_CPU_KVCACHE_SPACE')} GiB) is more memory than this machine has free"
+                f"{f' ({free.group(1)} GiB)' if free else ''}; set it lower (a whole number of GiB; 2 is ours)")
+    if "greater than the derived max_model_len" in text:
+        limit = re.search(r"max_position_embeddings=(\d+)", text)
+        return (f"params.yaml: generate.max_model_len ({cfg.max_model_len}) is longer than {what} supports"
+                f"{f' ({limit.group(1)} tokens)' if limit else ''}; lower it")
     return f"{what}: vLLM cannot run it ({text}); set generate.engine: hf to use transformers instead"
+
+
+def _vllm_message(error: Exception) -> str:
+    """The line of a vLLM error that says what is wrong: vLLM validates its config with pydantic,
+    whose first line is only "1 validation error for VllmConfig"; the reason is in the error itself."""
+    errors = getattr(error, "errors", None)
+    if callable(errors) and type(error).__name__ == "ValidationError":
+        try:
+            text = str(errors()[0].get("msg", "")).removeprefix("Value error, ")
+        except Exception:  # a ValidationError of another shape: fall back to its text
+            text = ""
+        if text:
+            return text.splitlines()[0]
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def compiles(cfg) -> bool:
