@@ -20,12 +20,11 @@ machine that has nothing else.
 """
 
 import argparse
-import os
 import time
 
 import torch
 
-from machine import cpu_name  # benchmarks/ is on sys.path when this script runs
+from machine import describe  # benchmarks/ is on sys.path when this script runs
 
 SHAPES = {  # LlamaConfig fields; the first two are the published architectures
     "llama-8b": dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
@@ -112,7 +111,7 @@ def decode_rate(model, batch: int, prompt_len: int, new_tokens: int, seed: int =
 def machine() -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name()} ({torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB)"
-    return f"{cpu_name()}, {os.cpu_count()} cores"
+    return describe()
 
 
 def at_least_two(text: str) -> int:

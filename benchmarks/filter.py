@@ -19,7 +19,6 @@ so that a worse partition shows. With --texts, also "text": the pipeline's embed
 import glob
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,8 +30,10 @@ import sklearn
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cycle_instruct.pruning import faiss_kmeans  # noqa: E402
+from machine import describe  # noqa: E402
 
 DIM = 384
 GROWTH = 1.6  # the full k-means measured n^1.57 from 10k to 100k pairs (issue 9)
@@ -106,7 +107,7 @@ def main(sizes, k, kinds, texts, cap, methods, seed):
     if not methods or set(kinds) - {"random", "mixture"}:
         raise click.BadParameter("--methods: some of full,faiss,minibatch; --data: random and/or mixture (or empty, with --texts)")
     sizes = sorted(int(s) for s in sizes.split(","))
-    print(f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores ({len(os.sched_getaffinity(0))} usable), "
+    print(f"machine: {describe()} ({len(os.sched_getaffinity(0))} cores usable), "
           f"faiss {faiss.__version__} ({faiss.omp_get_max_threads()} threads), scikit-learn {sklearn.__version__}")
     print(f"k = {k}, {DIM} dims, seed {seed}; inertia relative to the full k-means' on the same vectors\n")
     data = {kind: (lambda n, kind=kind: (random_vectors if kind == "random" else mixture)(n, seed + 1)) for kind in kinds}

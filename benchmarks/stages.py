@@ -11,8 +11,6 @@ control: they should take the same time in both runs. This is the measurement be
 """
 
 import json
-import os
-import platform
 import re
 import shutil
 import subprocess
@@ -26,7 +24,7 @@ import click
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import cpu_name  # noqa: E402
+from machine import describe  # noqa: E402
 
 
 def run_pipeline(engine: str, work: Path) -> tuple[dict, dict, float]:
@@ -57,7 +55,7 @@ def run_pipeline(engine: str, work: Path) -> tuple[dict, dict, float]:
 def main(engines, keep):
     engines = [e.strip() for e in engines.split(",") if e.strip()]
     work = Path(tempfile.mkdtemp(prefix="bench-stages-"))
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}")
+    print(f"machine: {describe()}")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     print(f"the demo pipeline at {commit}, `dvc repro --force` once per engine\n", flush=True)
     results = {e: run_pipeline(e, work) for e in engines}

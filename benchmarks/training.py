@@ -17,8 +17,6 @@ Model FLOP/s use 6 x parameters x real tokens/s (the usual training estimate).
 """
 
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -30,11 +28,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cycle_instruct.models import device, load_model, load_tokenizer, prepare_base  # noqa: E402
 from cycle_instruct.params import EMBEDDED_BASE, load_params  # noqa: E402
 from cycle_instruct.prompts import forward_messages, shipped_prompts  # noqa: E402
 from cycle_instruct.training import lora_model, train_lora  # noqa: E402
+from machine import describe  # noqa: E402
 
 ROWS = {  # name: (train.group_by_length, logits for every position, train.gradient_checkpointing)
     "random batches, full logits (before)": (False, True, False),
@@ -98,7 +98,7 @@ def main(base, n_pairs, repeats, micro_batch, effective_batch, cutoff, rows, pea
         prepare_base(EMBEDDED_BASE, base)
     names = [list(ROWS)[int(i)] for i in rows.split(",")]
     lengths = sorted(len(a) + len(m[-1]["content"]) for m, a in bench_pairs(n_pairs))
-    print(f"machine: {platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, device {device()}"
+    print(f"machine: {describe()}, torch {torch.__version__}, device {device()}"
           + (f" ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else ""))
     print(f"{n_pairs} pairs (demo FAQ + Dolly, {lengths[0]}-{lengths[-1]} characters), micro-batch {micro_batch}, effective batch {effective_batch}, "
           f"cutoff {cutoff}, one epoch per row, best of {repeats} rounds, each row in its own process\n")

@@ -85,3 +85,8 @@ def test_generation_benchmark_rounds_give_medians_and_ratio_ranges(tiny_model_di
     assert hf[3] == "1.00x"
     median, low, high = map(float, re.fullmatch(r"([\d.]+)x \(([\d.]+)-([\d.]+)\)", hf1[3]).groups())
     assert low <= median <= high
+    machine = out.splitlines()[0]  # the machine named first, as the README quotes it
+    assert re.fullmatch(r"machine: .+, \d+ cores, \d+ GiB, \w+ \w+, torch .+, device cpu", machine), machine
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if family := re.search(r"^cpu family\s*: (\d+)", cpuinfo, re.M):  # "AMD EPYC" names every generation of it
+        assert f"(family {family.group(1)} model " in machine, machine
