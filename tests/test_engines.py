@@ -34,16 +34,20 @@ QUESTIONS = [
 ]
 
 
+def train_adapter(base, folder, lora_r: int):
+    """A LoRA adapter of rank `lora_r` trained on `base` by our own loop, saved as the stages save it."""
+    train = shipped_params(train={"lora_r": lora_r, "lr": 0.01, "epochs": 2, "micro_batch": 2, "effective_batch": 2, "cutoff": 64}).train
+    model = lora_model(load_model(base, trainable=True), train)
+    pairs = [(forward_messages(PROMPTS, q), "Arr, matey! " + q) for q in QUESTIONS[:4]]
+    train_lora(model, load_tokenizer(base, padding_side="right"), pairs, train)
+    model.save_pretrained(folder / "adapter")
+    return folder / "adapter"
+
+
 @pytest.fixture(scope="module")
 def embedded(embedded_base, tmp_path_factory):
     """The embedded base model, prepared, and a LoRA adapter trained on it by our own loop."""
-    train = shipped_params(train={"lora_r": 8, "lr": 0.01, "epochs": 2, "micro_batch": 2, "effective_batch": 2, "cutoff": 64}).train
-    model = lora_model(load_model(embedded_base, trainable=True), train)
-    pairs = [(forward_messages(PROMPTS, q), "Arr, matey! " + q) for q in QUESTIONS[:4]]
-    train_lora(model, load_tokenizer(embedded_base, padding_side="right"), pairs, train)
-    adapter = tmp_path_factory.mktemp("adapter") / "adapter"
-    model.save_pretrained(adapter)
-    return embedded_base, adapter
+    return embedded_base, train_adapter(embedded_base, tmp_path_factory.mktemp("adapter"), lora_r=8)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +101,27 @@ def test_an_adapter_of_too_high_rank_is_one_line(embedded, vllm_engine, tmp_path
     (tmp_path / "big" / "adapter_config.json").write_text(json.dumps({**config, "r": 16}))
     with pytest.raises(UserError, match=r"big: LoRA rank 16 is above vLLM's max_lora_rank 8 \(train.lora_r\)"):
         vllm_engine.run(["Hi"], GREEDY, adapter=tmp_path / "big")
+
+
+@pytest.fixture(scope="module")
+def rank4(embedded_base, tmp_path_factory):
+    """An adapter of rank 4 and an engine opened for train.lora_r 4. Closed with the module's
+    other engines: in one process, closing a vLLM engine tears down state the others still use."""
+    adapter = train_adapter(embedded_base, tmp_path_factory.mktemp("rank4"), lora_r=4)
+    engine = VLLMEngine(embedded_base, shipped_params().generate, max_lora_rank=4)  # as open_engine passes train.lora_r
+    yield engine, adapter
+    engine.close()
+
+
+def test_a_lora_rank_vllm_does_not_serve_runs_in_the_next_one_it_does(embedded_base, rank4):
+    """vLLM takes max_lora_rank 1, 8, 16, 32, ... only: train.lora_r 4 opens a rank-8 slot (it
+    refused 4 outright), and our rank-4 adapter runs there unchanged, as transformers runs it."""
+    engine, adapter = rank4
+    assert engine.llm.llm_engine.vllm_config.lora_config.max_lora_rank == 8
+    prompts = [render_prompt(engine.tokenizer, forward_messages(PROMPTS, q)) for q in QUESTIONS[:8]]
+    ours = engine.run(prompts, GREEDY, adapter=adapter)
+    assert agree(ours, HFEngine(embedded_base).run(prompts, GREEDY, adapter=adapter)) >= 7
+    assert any(c.text.startswith("Arr") for c in ours)  # the adapter was applied, not the base model alone
 
 
 def test_auto_picks_transformers_for_small_jobs_and_says_why(embedded):

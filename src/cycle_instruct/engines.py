@@ -125,6 +125,7 @@ class VLLMEngine(Engine):
             # ("CPU Generator does not use offset"): prompts go in whole, so a step's token budget must hold the longest
             kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(4096, cfg.max_model_len))
         if max_lora_rank is not None:  # max_loras=2: embed reconstructs with both adapters of an iteration
+            max_lora_rank = served_lora_rank(max_lora_rank)
             kwargs.update(enable_lora=True, max_lora_rank=max_lora_rank, max_loras=2)
         if on_gpu:
             kwargs.update(tensor_parallel_size=cfg.tensor_parallel_size, pipeline_parallel_size=cfg.pipeline_parallel_size,
@@ -264,6 +265,24 @@ def _vllm_message(error: Exception) -> str:
         if text:
             return text.splitlines()[0]
     return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def served_lora_rank(rank: int) -> int:
+    """The smallest LoRA rank vLLM serves that holds `rank`: vLLM takes only a few (1, 8, 16, 32, ...)
+    and refuses any other max_lora_rank, so train.lora_r 4 or 12 runs in a slot of 8 or 16, padded."""
+    try:
+        from typing import get_args
+
+        from vllm.config.lora import MaxLoRARanks
+
+        served = sorted(get_args(MaxLoRARanks))
+    except ImportError:  # another vLLM layout: the ranks of vLLM 0.32
+        served = [1, 8, 16, 32, 64, 128, 256, 320, 512]
+    fits = [r for r in served if r >= rank]
+    if not fits:
+        raise UserError(f"params.yaml: train.lora_r ({rank}) is above the largest LoRA rank vLLM serves ({served[-1]}); "
+                        "lower it, or set generate.engine: hf")
+    return fits[0]
 
 
 def compiles(cfg) -> bool:
