@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from cycle_instruct.engines import HFEngine, VLLMEngine, choose_engine, open_engine, vllm_installed
+from cycle_instruct.engines import HFEngine, VLLMEngine, choose_engine, open_engine, served_lora_rank, vllm_installed
 from cycle_instruct.errors import UserError
 from cycle_instruct.models import load_model, load_tokenizer
 from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prompts
@@ -99,7 +99,7 @@ def test_an_adapter_of_too_high_rank_is_one_line(embedded, vllm_engine, tmp_path
     config = json.loads((adapter / "adapter_config.json").read_text())
     (tmp_path / "big").mkdir()
     (tmp_path / "big" / "adapter_config.json").write_text(json.dumps({**config, "r": 16}))
-    with pytest.raises(UserError, match=r"big: LoRA rank 16 is above vLLM's max_lora_rank 8 \(train.lora_r\)"):
+    with pytest.raises(UserError, match=r"big: LoRA rank 16 is above train.lora_r \(8\), the rank this stage's vLLM engine"):
         vllm_engine.run(["Hi"], GREEDY, adapter=tmp_path / "big")
 
 
@@ -113,7 +113,7 @@ def rank4(embedded_base, tmp_path_factory):
     engine.close()
 
 
-def test_a_lora_rank_vllm_does_not_serve_runs_in_the_next_one_it_does(embedded_base, rank4):
+def test_a_lora_rank_vllm_does_not_serve_runs_in_the_next_one_it_does(embedded_base, embedded, rank4):
     """vLLM takes max_lora_rank 1, 8, 16, 32, ... only: train.lora_r 4 opens a rank-8 slot (it
     refused 4 outright), and our rank-4 adapter runs there unchanged, as transformers runs it."""
     engine, adapter = rank4
@@ -122,6 +122,18 @@ def test_a_lora_rank_vllm_does_not_serve_runs_in_the_next_one_it_does(embedded_b
     ours = engine.run(prompts, GREEDY, adapter=adapter)
     assert agree(ours, HFEngine(embedded_base).run(prompts, GREEDY, adapter=adapter)) >= 7
     assert any(c.text.startswith("Arr") for c in ours)  # the adapter was applied, not the base model alone
+    with pytest.raises(UserError, match=r"LoRA rank 8 is above train.lora_r \(4\)"):  # not from these params: refused
+        engine.run(prompts[:1], GREEDY, adapter=embedded[1])
+
+
+@pytest.mark.parametrize("lora_r, served", [(1, 1), (4, 8), (8, 8), (12, 16), (64, 64), (300, 320), (512, 512)])
+def test_the_served_lora_rank_is_the_smallest_vllm_takes_that_holds_train_lora_r(lora_r, served):
+    assert served_lora_rank(lora_r) == served
+
+
+def test_a_lora_rank_above_any_vllm_serves_is_one_line():
+    with pytest.raises(UserError, match=r"params.yaml: train.lora_r \(600\) is above the largest LoRA rank vLLM serves \(512\)"):
+        served_lora_rank(600)
 
 
 def test_auto_picks_transformers_for_small_jobs_and_says_why(embedded):

@@ -110,9 +110,10 @@ class VLLMEngine(Engine):
             # the engine core in this process, not a second one: start-up 21.6 s instead of 40.5 s on 2 cores,
             # the same tokens/s (benchmarks/generation.py, rows vllm and mp); on GPUs vLLM's own process split stays
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-            if not os.environ["VLLM_CPU_KVCACHE_SPACE"].strip().isdigit():  # vLLM would say only "invalid literal for int()"
-                raise UserError(f"VLLM_CPU_KVCACHE_SPACE={os.environ['VLLM_CPU_KVCACHE_SPACE']}: vLLM's CPU build takes a whole "
-                                "number of GiB for its KV cache (ours: 2); set it so, or unset it")
+            space = os.environ["VLLM_CPU_KVCACHE_SPACE"].strip()
+            if not (space.isdecimal() and int(space) >= 1):  # vLLM would say "invalid literal for int()", or for 0 name a GPU setting
+                raise UserError(f"VLLM_CPU_KVCACHE_SPACE={space}: vLLM's CPU build takes a whole number of GiB for its KV cache, "
+                                "at least 1 (ours: 2); set it so, or unset it")
         from vllm import LLM
 
         if not on_gpu and (cfg.tensor_parallel_size > 1 or cfg.pipeline_parallel_size > 1):
@@ -125,8 +126,7 @@ class VLLMEngine(Engine):
             # ("CPU Generator does not use offset"): prompts go in whole, so a step's token budget must hold the longest
             kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(4096, cfg.max_model_len))
         if max_lora_rank is not None:  # max_loras=2: embed reconstructs with both adapters of an iteration
-            max_lora_rank = served_lora_rank(max_lora_rank)
-            kwargs.update(enable_lora=True, max_lora_rank=max_lora_rank, max_loras=2)
+            kwargs.update(enable_lora=True, max_lora_rank=served_lora_rank(max_lora_rank), max_loras=2)
         if on_gpu:
             kwargs.update(tensor_parallel_size=cfg.tensor_parallel_size, pipeline_parallel_size=cfg.pipeline_parallel_size,
                           gpu_memory_utilization=cfg.gpu_memory_utilization,
@@ -151,8 +151,8 @@ class VLLMEngine(Engine):
 
         rank = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("r", 0)
         if rank > self.max_lora_rank:
-            raise UserError(f"{adapter}: LoRA rank {rank} is above vLLM's max_lora_rank {self.max_lora_rank} "
-                            "(train.lora_r); retrain the adapter with train.lora_r, or raise train.lora_r")
+            raise UserError(f"{adapter}: LoRA rank {rank} is above train.lora_r ({self.max_lora_rank}), the rank this stage's vLLM "
+                            "engine was opened for; retrain the adapter with train.lora_r, or raise train.lora_r")
         key = str(Path(adapter).resolve())
         self.adapter_ids.setdefault(key, len(self.adapter_ids) + 1)
         return LoRARequest(Path(adapter).name or "adapter", self.adapter_ids[key], key)
@@ -234,10 +234,13 @@ def explain_vllm_error(error: Exception, what, cfg) -> str:
     text = _vllm_message(error)
     on_gpu = device() == "cuda"
     room = (f"generate.gpu_memory_utilization ({cfg.gpu_memory_utilization})" if on_gpu
-            else f"VLLM_CPU_KVCACHE_SPACE ({os.environ.get('VLLM_CPU_KVCACHE_SPACE', '?')} GiB, the KV cache's memory on CPU)")
+            else f"VLLM_CPU_KVCACHE_SPACE ({os.environ.get('VLLM_CPU_KVCACHE_SPACE', '?')} GiB)")
     if "out of memory" in text.lower() or type(error).__name__ == "OutOfMemoryError":
-        return (f"vLLM ran out of {'GPU ' if on_gpu else ''}memory ({text}); lower generate.gpu_memory_utilization ({cfg.gpu_memory_utilization}), "
+        return (f"vLLM ran out of {'GPU ' if on_gpu else ''}memory ({text}); lower {room}, "
                 f"generate.max_model_len ({cfg.max_model_len}) or generate.batch_size ({cfg.batch_size})")
+    if "Engine core initialization failed" in text:  # vLLM's engine-core process died: it logged the reason above
+        return (f"{what}: vLLM's engine process failed to start (vLLM's log above says why); if the reason is memory or the "
+                f"KV cache, lower generate.max_model_len ({cfg.max_model_len}) or raise {room}; else set generate.engine: hf")
     if "larger than the available KV cache memory" in text:  # vLLM: "... the estimated maximum model length is N."
         fits = re.search(r"estimated maximum model length is (\d+)", text)
         return (f"params.yaml: generate.max_model_len ({cfg.max_model_len}) does not fit vLLM's KV cache"
