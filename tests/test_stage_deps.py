@@ -1,7 +1,7 @@
 """Deps = imports: every stage of dvc.yaml and eval/dvc.yaml declares the code and params it reads.
 
-For each stage, the project modules its script imports (transitively, read with `ast`)
-must be exactly its `src`/`stages` deps, the params sections its recipe reads must be
+For each stage, as DVC reads it, the project modules its script imports (transitively, read
+with `ast`; `cycle-instruct deps --write` writes them) must be exactly its `src`/`stages` deps, the params sections its recipe reads must be
 exactly its `params`, and every path its command passes that is not an output must be a
 dep. Otherwise a change to a prompt or a rejection rule could leave a stale cached
 dataset that DVC calls up to date.
@@ -9,12 +9,17 @@ dataset that DVC calls up to date.
 
 import ast
 import re
+import shutil
+import subprocess
+import sys
 import shlex
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
+
+from cycle_instruct import stage_deps
 
 PACKAGE = ROOT / "src" / "cycle_instruct"
 PARAMS_ALIASES = {  # Params members that read sections
@@ -23,44 +28,8 @@ PARAMS_ALIASES = {  # Params members that read sections
 }
 
 
-def module_file(name: str) -> Path | None:
-    """The file of a cycle_instruct module ('cycle_instruct.steps.segment'), or None if not ours."""
-    parts = name.split(".")
-    if parts[0] != "cycle_instruct":
-        return None
-    base = ROOT / "src" / Path(*parts)
-    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
-
-
 def imported_files(path: Path) -> set[Path]:
-    """Project files `path` imports, transitively (package __init__ files included)."""
-    seen, todo = set(), [path]
-    while todo:
-        current = todo.pop()
-        if current in seen or not current.exists():
-            continue
-        seen.add(current)
-        package = ".".join(current.relative_to(ROOT / "src").with_suffix("").parts[:-1]) if PACKAGE in current.parents else ""
-        for node in ast.walk(ast.parse(current.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                    module = f"{anchor}.{node.module}" if node.module else anchor
-                else:
-                    module = node.module
-                names = [module] + [f"{module}.{a.name}" for a in node.names]
-            for name in names:
-                if current.parent == ROOT / "stages" and (ROOT / "stages" / f"{name}.py").exists():
-                    todo.append(ROOT / "stages" / f"{name}.py")
-                parts = name.split(".")
-                for i in range(1, len(parts) + 1):  # a.b.c imports a, a.b and a.b.c
-                    f = module_file(".".join(parts[:i]))
-                    if f is not None and f.exists():
-                        todo.append(f)
-    return seen
+    return stage_deps.imported_files(ROOT, path)
 
 
 def params_read(files: set[Path]) -> set[str]:
@@ -180,3 +149,41 @@ def test_a_stage_runs_this_checkouts_code_whatever_is_installed(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "stages" / "segment.py"), *outs], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "q.jsonl").read_text().count("What is it?") == 1
+
+
+def test_the_committed_code_deps_are_what_deps_write_writes():
+    assert stage_deps.out_of_sync(ROOT) == []
+
+
+def test_deps_write_puts_back_a_missing_dep_and_drops_a_stale_one(tmp_path):
+    """A user who adds an import to a recipe runs `cycle-instruct deps --write`, and dvc.yaml follows."""
+    for name in ("src", "stages", "eval"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "data", "metrics", ".dvc"))
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    original = (tmp_path / "dvc.yaml").read_text()
+    assert "      - src/cycle_instruct/overlap.py\n" in original
+    mutated = original.replace("      - src/cycle_instruct/overlap.py\n", "", 1)
+    mutated = mutated.replace("      - src/cycle_instruct/segment.py\n", "      - src/cycle_instruct/segment.py\n      - src/cycle_instruct/gone.py\n", 1)
+    (tmp_path / "dvc.yaml").write_text(mutated)
+    cli = [sys.executable, "-m", "cycle_instruct.cli", "deps"]
+    env = {"PYTHONPATH": str(tmp_path / "src"), "PATH": "/usr/bin:/bin"}
+    check = subprocess.run(cli, cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert check.returncode == 1
+    assert check.stderr.strip().splitlines() == ["error: dvc.yaml: code deps differ from the imports; run cycle-instruct deps --write"]
+    written = subprocess.run([*cli, "--write"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert written.returncode == 0, written.stderr
+    assert (tmp_path / "dvc.yaml").read_text() == original
+    again = subprocess.run(cli, cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert (again.returncode, again.stdout.strip()) == (0, "code deps match the imports")
+
+
+@pytest.mark.parametrize("dvcfile", DVCFILES, ids=lambda f: str(f.relative_to(ROOT)))
+def test_the_diagram_at_the_top_names_every_stage(dvcfile):
+    import yaml
+
+    text = dvcfile.read_text()
+    header = text[: text.index("\nstages:")]
+    diagram = " ".join(line for line in header.splitlines() if line.startswith("#"))
+    stages = yaml.safe_load(text)["stages"]
+    assert [s for s in stages if not re.search(rf"\b{s}\b", diagram)] == []

@@ -17,11 +17,12 @@ import importlib.util
 import sys
 import time
 
+from .cli import STAGES
+
 # what the stages import, beyond what `import cycle_instruct.steps.<stage>` pulls in itself;
 # transformers loads its classes lazily, so the ones the stages use are named here
 MODULES = [
-    *(f"cycle_instruct.steps.{stage}" for stage in (
-        "prepare_base", "segment", "reformat", "relabel", "train", "embed", "prune", "judge", "export", "summary")),
+    *dict.fromkeys(f"cycle_instruct.steps.{module}" for module, _ in STAGES.values()),
     "transformers.models.auto.modeling_auto",
     "transformers.models.auto.tokenization_auto",
     "transformers.generation.utils",

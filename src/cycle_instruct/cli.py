@@ -70,6 +70,24 @@ def check(path):
     click.echo(f"{path}: ok ({len(params.chain)} iteration{plural}: {' -> '.join(['0', *map(str, params.chain)])})")
 
 
+@main.command()
+@click.option("--write", is_flag=True, help="rewrite the code deps of dvc.yaml and eval/dvc.yaml from the imports")
+@exit_on_user_error
+def deps(write):
+    """Check (or --write) that each stage's code deps in dvc.yaml are exactly the files it imports."""
+    from . import stage_deps
+
+    check_project_folder(Path.cwd())
+    if write:
+        changed = stage_deps.write(Path.cwd())
+        click.echo(f"rewrote the code deps of {', '.join(changed)}" if changed else "code deps already match the imports")
+        return
+    problems = stage_deps.out_of_sync(Path.cwd())
+    if problems:
+        raise UserError("; ".join(problems))
+    click.echo("code deps match the imports")
+
+
 @main.command("plots-template")
 @click.option("--out", default=".dvc/plots_offline.html", show_default=True, type=click.Path(dir_okay=False),
               help="where .dvc/config's plots.html_template points (eval/.dvc/config points here too)")
