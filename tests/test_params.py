@@ -58,8 +58,8 @@ def test_a_missing_key_or_section_is_named():
     with pytest.raises(UserError) as error:
         parse_params(raw)
     assert str(error.value).splitlines() == [
-        "params.yaml: train.weight_decay is missing; add it (README, Params, lists every key with its meaning)",
-        "params.yaml: iterations is missing; add it (README, Params, lists every key with its meaning)",
+        "params.yaml: train.weight_decay is missing; add it (docs/params.md lists every key with its meaning)",
+        "params.yaml: iterations is missing; add it (docs/params.md lists every key with its meaning)",
     ]
 
 

