@@ -2,22 +2,25 @@
 card's numbers are the metrics files'; adapters carry a real card and a base that loads;
 `cycle-instruct show` sorts, shows the pruned pairs, prints export formats and refuses non-records."""
 
-import hashlib
 import json
 import math
 import random
+import re
+import shlex
 import shutil
 import subprocess
+import sys
+import zipfile
 
 import pytest
 import yaml
 
 from cycle_instruct.errors import UserError
-from cycle_instruct.export import to_messages
-from cycle_instruct.params import load_params
+from cycle_instruct.export import FORMATS, to_messages
+from cycle_instruct.params import EXPORT_FORMATS, load_params
 from cycle_instruct.records import Record, write_records
 
-from conftest import ROOT, run_stage, shipped_params, write_params
+from conftest import ROOT, dvc, make_project, run_stage, shipped_params, write_params
 
 N = json.loads((ROOT / "metrics/prune.json").read_text())["kept"]  # as many pairs as the committed demo run kept
 SCRUBBED = {"scrubbed_email": 2, "scrubbed_phone": 1}
@@ -40,13 +43,10 @@ def git(*args, cwd):
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A project with the committed demo metrics (plus keys today's stages write), a
-    hand-made cycle_filt.jsonl of their size, and the export stage run as dvc runs it."""
+def write_inputs(root, dataset: str) -> None:
+    """The committed demo metrics (plus keys today's stages write), its corpus, and a hand-made dataset of their size."""
     from cycle_instruct.distances import distance_histogram
 
-    root = tmp_path_factory.mktemp("project")
     shutil.copytree(ROOT / "metrics", root / "metrics")
     shutil.copytree(ROOT / "data" / "raw", root / "data" / "raw")
     segment = json.loads((root / "metrics/segment.json").read_text())
@@ -56,16 +56,38 @@ def project(tmp_path_factory):
     (root / "metrics/judge.json").write_text(json.dumps({"enabled": False, "in": N, "kept": N, "rejected": 0}))
     (root / "metrics/plots").mkdir(exist_ok=True)
     (root / "metrics/plots/distances.json").write_text(json.dumps(distance_histogram([0.1, 0.6, 0.62], [1.3, 1.35, 1.36, 1.9])))
-    write_records(root / "data/final/cycle_filt.jsonl", pairs(N))
+    write_records(root / dataset, pairs(N))
+
+
+def commit(root, message: str) -> None:
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", message, cwd=root)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A project with the demo's inputs and the export stage run by hand, as `cycle-instruct export` runs it."""
+    root = tmp_path_factory.mktemp("project")
+    write_inputs(root, "data/final/cycle_filt.jsonl")
     write_records(root / "data/final/pruned.jsonl", pairs(4, seed=1))
     write_params(root, {})
-    (root / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
     git("init", "-q", cwd=root)
     git("add", "-A", cwd=root)
-    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init", cwd=root)
-    result = run_stage("export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics", "--lock", "dvc.lock",
+    commit(root, "init")
+    result = run_stage("export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics",
                        "--out", "data/export", "--timing", "metrics/timings/export.json", cwd=root)
     assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def dvc_run(tmp_path_factory):
+    """This pipeline in a fresh git + DVC repo with the same inputs, and its export stage run by `dvc repro -s export`."""
+    root = make_project(tmp_path_factory.mktemp("dvc_project"), {}, None, {})
+    write_inputs(root, "data/judge/passed.jsonl")
+    git("add", "metrics", "data/raw", cwd=root)
+    commit(root, "the stages before export")
+    result = dvc("repro", "-s", "export", cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return root
 
 
@@ -247,8 +269,7 @@ def test_the_card_header_params_and_provenance(project):
     assert len(source["content sha256"][0].strip("`")) == 64
     assert run["git commit"] == [f"`{git('rev-parse', 'HEAD', cwd=project).strip()}`"]
     assert run["uncommitted changes to tracked files"] == ["no"]
-    assert run["dvc.lock sha256"] == [f"`{hashlib.sha256((project / 'dvc.lock').read_bytes()).hexdigest()}`"]
-    assert run["dataset md5"] == [f"`{hashlib.md5((project / 'data/final/cycle_filt.jsonl').read_bytes()).hexdigest()}`"]
+    assert "Run by hand, not by `dvc repro`" in card and "dvc.lock sha256" not in card  # no dvc.lock entry to match
     assert "Shen et al., EMNLP 2025, arXiv 2508.16100" in card.replace("\n", " ") and "## Known limitations" in card
 
 
@@ -265,6 +286,29 @@ def test_a_dirty_tree_and_another_corpus_change_the_card(project, tmp_path):
     assert table(after, "corpus", "value")["content sha256"] != table(before, "corpus", "value")["content sha256"]
 
 
+def test_a_dvc_runs_card_finds_its_run_in_dvc_lock(dvc_run):
+    """The card of a `dvc repro` lists the md5 that dvc.lock records for each dep of the export stage, and its
+    recipe (`git log -S <dataset md5> -- dvc.lock`) finds the commit that recorded the run, a child of the card's
+    commit. (It used to give a sha256 of dvc.lock hashed mid-run, which matched no committed file.)"""
+    root = dvc_run
+    card = (root / "data/export/README.md").read_text()
+    deps = {d["path"]: d["md5"] for d in yaml.safe_load((root / "dvc.lock").read_text())["stages"]["export"]["deps"]}
+    assert {k.strip("`"): v[0].strip("`") for k, v in table(card, "dep", "md5").items()} == deps
+    assert {"data/judge/passed.jsonl", "data/raw", "metrics/iterations", "src/cycle_instruct/templates/dataset_card.md"} <= set(deps)
+    assert deps["metrics/iterations"].endswith(".dir") and "dvc.lock sha256" not in card
+    started = git("rev-parse", "HEAD", cwd=root).strip()
+    run = table(card, "run", "value")
+    assert run["git commit"] == [f"`{started}`"] and run["uncommitted changes to tracked files"] == ["no"]
+
+    git("add", "dvc.lock", "metrics", cwd=root)  # as the README says: commit dvc.lock and metrics/ after a run
+    commit(root, "run")
+    recipe = re.search(r"`(git log -S (\w+) --oneline -- dvc.lock)`", card.replace("\n", " "))
+    assert recipe.group(2) == deps["data/judge/passed.jsonl"]
+    found = subprocess.run(shlex.split(recipe.group(1)), cwd=root, capture_output=True, text=True, check=True).stdout
+    assert found.splitlines() == [git("log", "-1", "--oneline", cwd=root).strip()]
+    assert git("rev-parse", "HEAD^", cwd=root).strip() == started
+
+
 def test_export_formats_is_a_param(project, tmp_path):
     copy = tmp_path / "p"
     shutil.copytree(project, copy)
@@ -274,6 +318,7 @@ def test_export_formats_is_a_param(project, tmp_path):
     assert sorted(p.name for p in (copy / "data/export").iterdir()) == ["README.md", "alpaca.jsonl"]
     meta = yaml.safe_load((copy / "data/export/README.md").read_text().split("---\n")[1])
     assert [c["config_name"] for c in meta["configs"]] == ["alpaca"]
+    assert EXPORT_FORMATS == tuple(FORMATS)  # params.py names the formats without importing export.py
 
     write_params(copy, {"export": {"formats": ["alpaca", "csv"]}})
     result = run_stage("export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics", "--out", "data/export", cwd=copy)
@@ -297,6 +342,16 @@ def test_export_refuses_half_pairs_and_stale_metrics(project, tmp_path):
     result = run_stage("export.py", *args, cwd=copy)
     assert result.returncode == 1 and f"metrics/judge.json: {N} pairs kept, but data/final/cycle_filt.jsonl holds {N - 1}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (copy / "data/fresh").exists()
+
+
+def test_the_card_template_is_in_the_wheel(tmp_path):
+    """A pip-installed package holds the template (package-data), not only a source checkout."""
+    for name in ("src", "pyproject.toml", "README.md"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / "pkg" / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"),
+                    str(tmp_path / "pkg")], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    assert "cycle_instruct/templates/dataset_card.md" in zipfile.ZipFile(wheel).namelist()
 
 
 # adapters: a real card, and a base model that loads from anywhere (or says how)

@@ -108,7 +108,7 @@ FILTERED = "data/final/cycle_filt.jsonl"
 @click.option("--sort", type=click.Choice(["distance", "-distance"]), help="distance: best reconstructed first; -distance: worst first")
 @click.option("--worst", is_flag=True, help="worst reconstructed first (the same as --sort=-distance)")
 @click.option("--pruned", is_flag=True, help="the pairs the filter dropped instead: pruned.jsonl beside the dataset")
-@click.option("--format", "fmt", type=click.Choice(["messages", "sharegpt", "alpaca"]), help="print each pair as a line of that export format")
+@click.option("--format", "fmt", type=click.Choice(importlib.import_module("cycle_instruct.export").JSONL_FORMATS), help="print each pair as a line of that export format")
 @exit_on_user_error
 def show(dataset, count, sort, worst, pruned, fmt):
     """Print pairs of a dataset (default: data/final/cycle_filt.jsonl)."""

@@ -1,19 +1,16 @@
-"""The Cycle-Filt pairs in the formats other tools read, one function per format.
-
-- messages: {"id", "messages": [user, assistant]}, the conversational format that
-  `tokenizer.apply_chat_template(row["messages"])` and TRL's SFTTrainer take as they are;
-- sharegpt: {"id", "conversations": [{"from": "human"|"gpt", "value"}]};
-- alpaca: {"id", "instruction", "input": "", "output"};
-- parquet: one row per pair with its provenance (original side, iteration, distance, source).
+"""The final pairs (Cycle-Filt, then the optional judge) in the formats other tools read: one
+function per format, and FORMATS, the one table of them. `messages` is the conversational
+format that `tokenizer.apply_chat_template(row["messages"])` and TRL's SFTTrainer take as it is;
+`parquet` holds each pair's provenance (original side, iteration, distance, source).
 """
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import UserError
 from .records import atomic_path, write_jsonl
-
-FILES = {"messages": "messages.jsonl", "sharegpt": "sharegpt.jsonl", "alpaca": "alpaca.jsonl", "parquet": "train.parquet"}
 
 
 def to_messages(r) -> dict:
@@ -36,7 +33,20 @@ def to_row(r) -> dict:
     }
 
 
-CONVERT = {"messages": to_messages, "sharegpt": to_sharegpt, "alpaca": to_alpaca, "parquet": to_row}
+class Format(NamedTuple):
+    file: str
+    row: Callable  # one pair as a row of the format
+    columns: str  # as the dataset card lists them
+
+
+FORMATS = {  # export.formats (params.py's EXPORT_FORMATS names them too: tests/test_export.py checks they agree)
+    "messages": Format("messages.jsonl", to_messages, "id, messages (user, assistant)"),
+    "sharegpt": Format("sharegpt.jsonl", to_sharegpt, "id, conversations (from human/gpt, value)"),
+    "alpaca": Format("alpaca.jsonl", to_alpaca, "id, instruction, input (empty), output"),
+    "parquet": Format("train.parquet", to_row, "id, instruction, response, original, iteration, distance, source_doc, source_paragraph, raw, reconstruction"),
+}
+JSONL_FORMATS = [name for name, f in FORMATS.items() if f.file.endswith(".jsonl")]  # one JSON line per pair
+CONVERT = {name: f.row for name, f in FORMATS.items()}  # cycle-instruct show --format
 
 
 def check_pairs(records, path) -> None:
@@ -62,9 +72,9 @@ def write_parquet(path, rows: list[dict]) -> None:
 
 
 def write_format(folder, fmt: str, records) -> Path:
-    path = Path(folder) / FILES[fmt]
-    rows = [CONVERT[fmt](r) for r in records]
-    write_parquet(path, rows) if fmt == "parquet" else write_jsonl(path, rows)
+    path = Path(folder) / FORMATS[fmt].file
+    rows = [FORMATS[fmt].row(r) for r in records]
+    write_parquet(path, rows) if path.suffix == ".parquet" else write_jsonl(path, rows)
     return path
 
 

@@ -282,7 +282,7 @@ class PruneParams(Section):
         return "off" if v is False else v  # YAML 1.1 reads a bare `off` as false
 
 
-EXPORT_FORMATS = ("messages", "sharegpt", "alpaca", "parquet")
+EXPORT_FORMATS = ("messages", "sharegpt", "alpaca", "parquet")  # export.FORMATS' names (not imported: every stage would depend on export.py)
 
 
 class ExportParams(Section):

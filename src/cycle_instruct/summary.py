@@ -3,16 +3,16 @@
 
 from pathlib import Path
 
+from .metrics import iteration_metrics
 from .records import read_json
 
 
 def summarize_run(metrics_dir, chain: list[int]) -> dict:
     root = Path(metrics_dir)
-    last = root / "iterations" / str(chain[-1])
     segment, embed, prune = (read_json(root / f"{n}.json") for n in ("segment", "embed", "prune"))
     # the chain's iterations only: DVC leaves the metrics of an iteration taken out of params.yaml behind
     stage_files = [root / f"{n}.json" for n in ("reformat", "embed")] + [f for k in chain for f in sorted((root / "iterations" / str(k)).glob("*.json"))]
-    step = {n: read_json(last / f"{n}.json") for n in ("relabel_answers", "train_bwd", "relabel_questions", "train_fwd")}
+    step = iteration_metrics(root, chain[-1])
     return {
         "iterations": len(chain),
         "questions": segment["questions"],
