@@ -77,6 +77,7 @@ class Fields(Section):
 class SegmentParams(Section):
     input: Annotated[str, Field(min_length=1)]  # a file or a folder: DVC tracks it as the stage's dep, so no glob
     include: str | list[str]  # in a folder: glob(s) over paths relative to it
+    follow_symlinks: bool = Field(description="read symlinked files of the input folder that lead out of it (false: skipped and counted)")
     format: Literal["auto", "text", "instructions", "dialogue"]
     markup: Literal["none", "rst", "markdown", "html"]  # of JSONL/JSON text fields (files: by suffix)
     question_rule: Literal["contains", "sentence"]
