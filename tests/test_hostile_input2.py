@@ -6,6 +6,8 @@ Each case runs the real stage script (or `cycle-instruct check`) the way a user 
 
 import json
 import os
+import resource
+import subprocess
 import sys
 
 import pytest
@@ -47,3 +49,58 @@ def test_a_symlink_to_a_file_outside_the_input_folder_is_skipped_and_counted(tmp
     result = run_stage("segment.py", *OUTS, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert SECRET in answers(tmp_path) and "skipped_outside_symlinks" not in json.loads((tmp_path / "out/m.json").read_text())
+
+
+# --- 2. YAML bombs and duplicate keys in params.yaml ------------------------------------------
+
+BOMB = "lol:\n  l0: &l0 [" + ", ".join(['"lol"'] * 9) + "]\n" + "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+LIMIT = 2 << 30  # bytes of address space: the old loader ran past 3 GB on BOMB within a minute
+
+
+def limited(command: list[str], cwd) -> subprocess.CompletedProcess:
+    """Run a command that must not eat the machine if the bomb goes off: 2 GiB of address space, 60 s."""
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(command, check=False, cwd=cwd, capture_output=True, text=True, env=env, preexec_fn=cap, timeout=60)
+
+
+def check(cwd) -> subprocess.CompletedProcess:
+    return limited([sys.executable, "-m", "cycle_instruct.cli", "check"], cwd)
+
+
+def bombed_params(tmp_path, used: bool) -> None:
+    """BOMB as an unknown top-level key, and (used) expanded into segment.include: 9^9 = 387 million strings."""
+    path = write_params(tmp_path, {"segment": {"input": "docs", "include": "BOMB" if used else "*.txt"}})
+    path.write_text(BOMB + path.read_text().replace("include: BOMB", "include: *l8"))
+
+
+@pytest.mark.parametrize("used", [True, False], ids=["expanded", "unknown key"])
+def test_a_yaml_bomb_in_params_is_refused_before_it_expands(tmp_path, used):
+    corpus(tmp_path, {"docs/faq.txt": "Why?\n\nBecause.\n"})
+    bombed_params(tmp_path, used)
+    line = "error: params.yaml:2: anchor &l0: anchors and aliases are not allowed (a few of them can expand to gigabytes); write the value out"
+    result = check(tmp_path)
+    assert result.returncode == 1 and result.stderr.splitlines() == [line], result.stderr[-2000:]
+    result = limited([sys.executable, str(ROOT / "stages" / "segment.py"), *OUTS], tmp_path)
+    assert result.returncode == 1 and result.stderr.splitlines() == [line], result.stderr[-2000:]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_key_given_twice_in_params_is_refused_with_both_lines(tmp_path):
+    path = write_params(tmp_path, {})
+    text = path.read_text()
+    first = text.splitlines().index("  seed: 0", text.splitlines().index("segment:")) + 1
+    path.write_text(text.replace("  on_bad_record: error", "  on_bad_record: error\n  seed: 7", 1))  # last-wins made it 7, silently
+    result = check(tmp_path)
+    second = path.read_text().splitlines().index("  seed: 7") + 1
+    assert result.returncode == 1 and result.stderr == f"error: params.yaml:{second}: key 'seed' is given twice in this mapping (first on line {first}); keep one\n"
+
+
+def test_an_alias_without_its_anchor_and_a_syntax_error_name_the_line(tmp_path):
+    path = write_params(tmp_path, {})
+    path.write_text(path.read_text().replace("  seed: 0\n", "  seed: *s\n", 1))
+    line = check(tmp_path).stderr
+    assert line.startswith("error: params.yaml:") and "alias *s: anchors and aliases are not allowed" in line and line.count("\n") == 1
+    path.write_text("model:\n  base: [smollm2\n")
+    assert check(tmp_path).stderr.startswith("error: params.yaml:3: not valid YAML (expected ',' or ']', but got '<stream end>'); fix the file")

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import yaml_strict
 from .errors import UserError
 
 PARAMS_FILE = "params.yaml"
@@ -361,7 +362,7 @@ def load_params(path=PARAMS_FILE) -> Params:
     if not path.exists():
         raise UserError(f"{path}: not found; run from the project folder (the one with dvc.yaml)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml_strict.load(path) or {}
     except yaml.YAMLError as e:
         raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file")
     return parse_params(raw, str(path))
