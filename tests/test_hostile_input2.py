@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import ROOT, run_stage, write_params
 
@@ -104,3 +105,42 @@ def test_an_alias_without_its_anchor_and_a_syntax_error_name_the_line(tmp_path):
     assert line.startswith("error: params.yaml:") and "alias *s: anchors and aliases are not allowed" in line and line.count("\n") == 1
     path.write_text("model:\n  base: [smollm2\n")
     assert check(tmp_path).stderr.startswith("error: params.yaml:3: not valid YAML (expected ',' or ']', but got '<stream end>'); fix the file")
+
+
+# --- 3. segment.input that is the system or the pipeline's own outputs ------------------------
+
+SYSTEM = "is a system folder or holds one, not a corpus (its files could hold passwords and keys); point it at your corpus's folder"
+OUTPUTS = "overlaps the pipeline's outputs ({}), so the stages would read what they write; point it at your corpus, such as data/raw"
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("/", SYSTEM), ("/etc", SYSTEM), ("/etc/ssh", SYSTEM), ("/usr/", SYSTEM), ("/proc/self", SYSTEM), ("/dev/stdin", SYSTEM), ("/home", SYSTEM),
+    ("~", SYSTEM), ("data", OUTPUTS.format("data/models")), ("data/segments", OUTPUTS.format("data/segments")),
+    ("data/iterations/1", OUTPUTS.format("data/iterations")), ("metrics", OUTPUTS.format("metrics")), (".", OUTPUTS.format("data/models")),
+    ("eval", OUTPUTS.format("eval/data")),
+])
+def test_segment_input_that_is_the_system_or_our_outputs_is_one_line_from_check_and_the_stage(tmp_path, value, why):
+    value = os.path.expanduser(value)
+    write_params(tmp_path, {"segment": {"input": value}})
+    line = f"error: params.yaml: segment.input = {value!r}: {why}"
+    result = check(tmp_path)
+    assert result.returncode == 1 and result.stderr.splitlines() == [line], result.stderr
+    result = run_stage("segment.py", *OUTS, cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.splitlines() == [line], result.stderr
+
+
+def test_segment_input_beside_the_outputs_or_under_usr_is_still_a_corpus(tmp_path):
+    """Only the folders themselves are refused (and all of /proc, /sys, /dev, /etc, /boot): /usr/share/doc is text."""
+    from cycle_instruct.params import PIPELINE_OUTPUTS
+
+    corpus(tmp_path, {"data/raw/faq.txt": "Why?\n\nBecause.\n", "data/rawfiles/faq.txt": "Why?\n\nBecause.\n"})
+    for value in ("data/raw", "data/rawfiles", "/usr/share"):
+        write_params(tmp_path, {"segment": {"input": value}})
+        assert check(tmp_path).returncode == 0
+    outs = []  # every output of both pipelines, as a path from the project folder
+    for file, prefix in (("dvc.yaml", ""), ("eval/dvc.yaml", "eval/")):
+        for stage in yaml.safe_load((ROOT / file).read_text())["stages"].values():
+            stage = stage.get("do", stage)
+            outs += [prefix + (next(iter(o)) if isinstance(o, dict) else o) for kind in ("outs", "metrics", "plots") for o in stage.get(kind, [])]
+    outs = [o.replace("${base}", "data/models/base") for o in outs]
+    assert len(outs) > 40 and all(any(o == p or o.startswith(p + "/") for p in PIPELINE_OUTPUTS) for o in outs), outs

@@ -6,6 +6,7 @@ one line naming the key, the value and what is allowed.
 """
 
 import difflib
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -75,6 +76,26 @@ class Fields(Section):
     records: str  # .json files: the key whose list holds the records ({"data": [...]}); "" = top level
 
 
+# What the pipelines write (dvc.yaml, eval/dvc.yaml; a test keeps this in step), and folders that are never a corpus:
+# segment.input may be none of them, hold none of them, and (the outputs, and the virtual or secret ones) lie in none of them
+PIPELINE_OUTPUTS = ("data/models", "data/segments", "data/reformatted", "data/iterations", "data/final", "data/judge", "data/export",
+                    "metrics", "eval/data", "eval/metrics", "eval/plots", "eval/report.md", ".partial")
+SYSTEM_FOLDERS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/var")
+SYSTEM_INSIDE = ("/boot", "/dev", "/etc", "/proc", "/sys")
+
+
+def _not_system_or_outputs(value: str) -> str:
+    """segment.input `/`, /etc or ~ would put system files (passwords, keys) into the data; data/ or metrics/ the pipeline's own output."""
+    real = os.path.realpath(value)
+    over = lambda folder: os.path.commonpath([real, folder]) in (real, folder)  # one holds the other
+    if any(os.path.commonpath([real, f]) == real for f in (*SYSTEM_FOLDERS, os.path.expanduser("~"))) or any(over(f) for f in SYSTEM_INSIDE):
+        raise ValueError("is a system folder or holds one, not a corpus (its files could hold passwords and keys); point it at your corpus's folder")
+    hit = next((out for out in PIPELINE_OUTPUTS if over(os.path.realpath(out))), None)
+    if hit:
+        raise ValueError(f"overlaps the pipeline's outputs ({hit}), so the stages would read what they write; point it at your corpus, such as data/raw")
+    return value
+
+
 class SegmentParams(Section):
     input: Annotated[str, Field(min_length=1)]  # a file or a folder: DVC tracks it as the stage's dep, so no glob
     include: str | list[str]  # in a folder: glob(s) over paths relative to it
@@ -100,7 +121,7 @@ class SegmentParams(Section):
         if wild is not None and not Path(v).exists():
             folder, pattern = Path(*parts[:wild]), "/".join(parts[wild:])
             raise ValueError(f"a glob is not an input (DVC needs a file or a folder to track); set segment.input: {folder} and segment.include: '{pattern}'")
-        return v
+        return _not_system_or_outputs(v)
 
     @field_validator("include")
     @classmethod
