@@ -144,3 +144,61 @@ def test_segment_input_beside_the_outputs_or_under_usr_is_still_a_corpus(tmp_pat
             outs += [prefix + (next(iter(o)) if isinstance(o, dict) else o) for kind in ("outs", "metrics", "plots") for o in stage.get(kind, [])]
     outs = [o.replace("${base}", "data/models/base") for o in outs]
     assert len(outs) > 40 and all(any(o == p or o.startswith(p + "/") for p in PIPELINE_OUTPUTS) for o in outs), outs
+
+
+# --- 4. smaller ones: the iconv hint, a DOCTYPE's internal subset, link reference definitions -----
+
+
+def test_the_utf8_error_gives_an_iconv_command_that_converts_a_windows_file(tmp_path):
+    faq = "How do I order a caf\u00e9 cr\u00e8me?\r\n\r\nAsk for \u201cone cr\u00e8me\u201d \u2013 it costs \u20ac3.\r\n"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs/faq.txt").write_bytes(faq.encode("cp1252"))  # Notepad's "ANSI"
+    write_params(tmp_path, {"segment": {"input": "docs"}})
+    result = run_stage("segment.py", *OUTS, cwd=tmp_path)
+    command = "iconv -f cp1252 -t utf-8 docs/faq.txt > docs/faq.txt.utf8 && mv docs/faq.txt.utf8 docs/faq.txt"
+    assert result.returncode == 1 and result.stderr == f"error: docs/faq.txt:1: not valid UTF-8 (byte 20); convert the file to UTF-8, e.g. from Windows-1252: {command}\n"
+    subprocess.run(command, shell=True, cwd=tmp_path, check=True)  # what the user would paste
+    result = run_stage("segment.py", *OUTS, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert answers(tmp_path) == ["Ask for \u201cone cr\u00e8me\u201d \u2013 it costs \u20ac3."]
+
+
+PAGE = """<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE html [
+  <!ENTITY product "Frobnicator">
+  <!ENTITY version "2.1]">
+]>
+<html><head><title>FAQ</title></head>
+<body>
+<h1>Frobnicator FAQ</h1>
+<p>How do I update the firmware?</p>
+<p>Hold the reset button for five seconds while the device starts.</p>
+</body></html>
+"""
+
+README = """# Frobnicator
+
+How do I install the Frobnicator?
+
+Install it with pip, then read the [user guide][guide] and the [FAQ].
+[guide]: https://example.com/guide "User guide"
+[FAQ]: <https://example.com/faq>
+  'Frequently asked questions'
+
+- Linux and macOS are supported, see [platforms].
+[platforms]: https://example.com/platforms
+
+[changelog]: https://example.com/changes "Changes"
+"""
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("faq.html", PAGE, ["Hold the reset button for five seconds while the device starts."]),
+    ("README.md", README, ["Install it with pip, then read the user guide and the FAQ.", "- Linux and macOS are supported, see platforms."]),
+], ids=["html DOCTYPE internal subset", "markdown link reference definitions"])
+def test_markup_leaves_no_declaration_or_definition_in_the_answers(tmp_path, name, text, expected):
+    corpus(tmp_path, {f"docs/{name}": text})
+    write_params(tmp_path, {"segment": {"input": "docs"}})
+    result = run_stage("segment.py", *OUTS, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert answers(tmp_path) == expected
