@@ -6,6 +6,7 @@ one line naming the key, the value and what is allowed.
 """
 
 import difflib
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,6 +14,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import yaml_strict
 from .errors import UserError
 
 PARAMS_FILE = "params.yaml"
@@ -83,6 +85,26 @@ class Fields(Section):
         "object's only list)."))
 
 
+# What the pipelines write (dvc.yaml, eval/dvc.yaml; a test keeps this in step), and folders that are never a corpus:
+# segment.input may be none of them, hold none of them, and (the outputs, and the virtual or secret ones) lie in none of them
+PIPELINE_OUTPUTS = ("data/models", "data/segments", "data/reformatted", "data/iterations", "data/final", "data/judge", "data/export",
+                    "metrics", "eval/data", "eval/metrics", "eval/plots", "eval/report.md", ".partial")
+SYSTEM_FOLDERS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/var")
+SYSTEM_INSIDE = ("/boot", "/dev", "/etc", "/proc", "/sys")
+
+
+def _not_system_or_outputs(value: str) -> str:
+    """segment.input `/`, /etc or ~ would put system files (passwords, keys) into the data; data/ or metrics/ the pipeline's own output."""
+    real = os.path.realpath(value)
+    over = lambda folder: os.path.commonpath([real, folder]) in (real, folder)  # one holds the other
+    if any(os.path.commonpath([real, f]) == real for f in (*SYSTEM_FOLDERS, os.path.expanduser("~"))) or any(over(f) for f in SYSTEM_INSIDE):
+        raise ValueError("is a system folder or holds one, not a corpus (its files could hold passwords and keys); point it at your corpus's folder")
+    hit = next((out for out in PIPELINE_OUTPUTS if over(os.path.realpath(out))), None)
+    if hit:
+        raise ValueError(f"overlaps the pipeline's outputs ({hit}), so the stages would read what they write; point it at your corpus, such as data/raw")
+    return value
+
+
 class SegmentParams(Section):
     input: Annotated[str, Field(min_length=1, description=(
         "A file or a folder (every file matching `segment.include` inside, recursively). Not a glob: DVC tracks this path as "
@@ -91,6 +113,9 @@ class SegmentParams(Section):
         "In an input folder: the files whose path relative to it matches one of these globs (`*`, `?`, `[..]` within a folder, "
         "`**/` at any depth; case-insensitive). `.jsonl`/`.json` files hold records, `.rst`, `.md`/`.markdown` and "
         "`.html`/`.htm` are read as markup (headings, code, lists), any other matched file as plain text."))
+    follow_symlinks: bool = Field(description=(
+        "Read symlinked files of the input folder that resolve outside it. `false`: they are skipped, with a warning, and "
+        "counted (`skipped_outside_symlinks`, with their names in `skipped_outside_symlink_files`) in `metrics/segment.json`."))
     format: Literal["auto", "text", "instructions", "dialogue"] = Field(description=(
         "`auto` (per file, from its suffix and its first record's fields), `text`, `instructions` or `dialogue`; see Input "
         "formats."))
@@ -128,7 +153,7 @@ class SegmentParams(Section):
         if wild is not None and not Path(v).exists():
             folder, pattern = Path(*parts[:wild]), "/".join(parts[wild:])
             raise ValueError(f"a glob is not an input (DVC needs a file or a folder to track); set segment.input: {folder} and segment.include: '{pattern}'")
-        return v
+        return _not_system_or_outputs(v)
 
     @field_validator("include")
     @classmethod
@@ -456,7 +481,7 @@ def load_params(path=PARAMS_FILE) -> Params:
     if not path.exists():
         raise UserError(f"{path}: not found; run from the project folder (the one with dvc.yaml)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml_strict.load(path) or {}
     except yaml.YAMLError as e:
         raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file")
     return parse_params(raw, str(path))

@@ -16,6 +16,7 @@ import codecs
 import os
 import random
 import re
+import shlex
 from collections import Counter
 from pathlib import Path
 
@@ -94,7 +95,10 @@ def read_document(path: Path) -> str:
         return data[len(bom):].decode(encoding)
     except UnicodeDecodeError as e:
         line = data[len(bom): len(bom) + e.start].decode(encoding, "replace").count("\n") + 1
-        raise UserError(f"{name}:{line}: not valid {label} (byte {len(bom) + e.start}); convert the file to UTF-8 (e.g. iconv -t utf-8)")
+        q = shlex.quote(name)  # iconv needs -f, the encoding it was saved in: Windows' Western one is the likeliest when not UTF-8
+        source = "from Windows-1252: iconv -f cp1252" if label == "UTF-8" else f"iconv -f {label}"
+        raise UserError(f"{name}:{line}: not valid {label} (byte {len(bom) + e.start}); convert the file to UTF-8, "
+                        f"e.g. {source} -t utf-8 {q} > {q}.utf8 && mv {q}.utf8 {q}")
 
 
 def split_long(text: str, max_chars: int) -> list[str]:

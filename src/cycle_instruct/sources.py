@@ -58,7 +58,7 @@ class BadRecord(Exception):
 def load_corpus(cfg) -> Corpus:
     """Read segment.input in segment.format; bad records raise (or are counted, per params)."""
     reader = _Reader(cfg)
-    paths = find_inputs(cfg.input, cfg.include, reader.corpus.stats)
+    paths = find_inputs(cfg.input, cfg.include, reader.corpus.stats, cfg.follow_symlinks)
     for path in paths:
         try:
             reader.read(path, cfg.format)
@@ -72,12 +72,14 @@ def load_corpus(cfg) -> Corpus:
     return reader.corpus
 
 
-def find_inputs(spec: str, include: str | list[str], stats: Counter) -> list[Path]:
+def find_inputs(spec: str, include: str | list[str], stats: Counter, follow_symlinks: bool = False) -> list[Path]:
     """A file, or the files of a folder (recursively) whose path relative to it matches segment.include
     (.jsonl/.json files hold records, any other file is plain text).
 
     Special files (named pipes, sockets, devices) are skipped and counted, never opened:
-    reading a named pipe blocks forever. Symlinked folders are not followed (no loops).
+    reading a named pipe blocks forever. Symlinked folders are not followed (no loops); a symlinked
+    file that leads out of the folder (`ln -s /etc/shadow`) is skipped and counted unless
+    segment.follow_symlinks says to read it.
     """
     path = Path(spec)
     if not path.is_dir():
@@ -88,12 +90,22 @@ def find_inputs(spec: str, include: str | list[str], stats: Counter) -> list[Pat
     def unreadable(e: OSError):
         raise UserError(f"{show(e.filename)}: cannot read the folder ({e.strerror}); fix its permissions or remove it")
 
-    files = []
+    files, outside, root = [], [], os.path.realpath(path)
     for folder, _, names in os.walk(path, onerror=unreadable):
         for name in names:
             file = Path(folder, name)
-            if wanted.fullmatch(file.relative_to(path).as_posix()) and _regular(file, stats):
+            if not wanted.fullmatch(file.relative_to(path).as_posix()):
+                continue
+            if not follow_symlinks and file.is_symlink() and os.path.commonpath([root, os.path.realpath(file)]) != root:
+                outside.append(show(file.relative_to(path)))
+            elif _regular(file, stats):
                 files.append(file)
+    if outside:
+        one = len(outside) == 1
+        print(f"warning: {show(spec)}: {len(outside)} symlink{'' if one else 's'} to {'a file' if one else 'files'} outside the folder skipped "
+              f"({', '.join(sorted(outside))}); set segment.follow_symlinks: true to read {'it' if one else 'them'}", flush=True)
+        stats["skipped_outside_symlinks"] += len(outside)
+        stats["skipped_outside_symlink_files"] = sorted(outside)
     if not files:
         raise UserError(f"{show(spec)}: no file in the folder matches segment.include ({', '.join(patterns)}); put your corpus there or change segment.include")
     return sorted(files)

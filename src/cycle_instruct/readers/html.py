@@ -22,6 +22,7 @@ BLOCKS = {"p", "pre", "ul", "ol", "dl", "div", "section", "article", "main", "bl
           "figure", "details", "summary", "center", "hr", "address", "fieldset", "li", "dt", "dd", "body", "html"}
 CODE = ("code", "tt", "kbd", "samp", "var", "pre")
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_INTERNAL_SUBSET = re.compile(r"^\s*<!DOCTYPE[^\[>]*\[(?:\"[^\"]*\"|'[^']*'|[^\]\"'])*\]\s*>", re.I)  # <!DOCTYPE html [ <!ENTITY ...> ]>
 _DROP_XPATH = " | ".join(
     [f"//{tag}" for tag in DROP] + [f'//*[contains(concat(" ", normalize-space(@class), " "), " {c} ")]' for c in DROP_CLASSES]
     + ['//*[@role="navigation"]', "//comment()", "//processing-instruction()"]
@@ -30,6 +31,7 @@ _DROP_XPATH = " | ".join(
 
 def read(text: str, stats: Counter) -> list[Block]:
     text = _DECLARATION.sub("", text)  # lxml refuses a str that declares an encoding
+    text = _INTERNAL_SUBSET.sub("", text)  # lxml ends the DOCTYPE at its first '>' and left ']>' as a paragraph
     if not text.strip():
         return []
     root = lxml_html.document_fromstring(text)

@@ -24,11 +24,20 @@ _FRONT_MATTER = re.compile(r"\A---[^\S\n]*\n.*?\n(?:---|\.\.\.)[^\S\n]*(?:\n|\Z)
 _ROLE = re.compile(r"\{([\w:+.-]+)\}$")
 _MYST_LINE = re.compile(r"^(?:\([\w:.-]+\)=|%.*)$")  # a MyST target or comment line
 _PARSER = MarkdownIt("commonmark").enable("table")
+_DEFINITION = re.compile(r"""^ {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|\S+)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$""")
 
 
 def read(text: str, stats: Counter) -> list[Block]:
     out = Builder()
-    _blocks(_PARSER.parse(_FRONT_MATTER.sub("", text)), out)
+    text = _FRONT_MATTER.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    tokens = _PARSER.parse(text)
+    lines = text.split("\n")
+    # `[label]: https://... "title"` right under a paragraph's line: CommonMark keeps it in the paragraph (a definition cannot
+    # interrupt one), so it became text; read again with a blank line above it, it is the definition its author meant
+    loose = {n for t in tokens if t.type == "paragraph_open" and t.map for n in range(t.map[0] + 1, t.map[1]) if _DEFINITION.match(lines[n])}
+    if loose:
+        tokens = _PARSER.parse("\n".join("\n" + line if n in loose else line for n, line in enumerate(lines)))
+    _blocks(tokens, out)
     return out.blocks
 
 

@@ -29,7 +29,7 @@ def run(params, dataset, metrics_dir, out, timing=None):
             raise UserError(f"{root / 'judge.json'}: {metrics['judge']['kept']} pairs kept, but {dataset} holds {len(records)}; "
                             "the metrics are not this dataset's: run dvc repro")
         seg = params.segment
-        inputs = find_inputs(seg.input, seg.include, Counter())
+        inputs = find_inputs(seg.input, seg.include, Counter(), seg.follow_symlinks)
         top = Path(seg.input) if Path(seg.input).is_dir() else Path(seg.input).parent
         corpus = {"inputs": [p.as_posix() for p in inputs], "sha256": files_digest(inputs, top)}
         sections = {"model": params.model, "segment": seg, "reformat": params.reformat, "generate": params.generate,
