@@ -18,12 +18,13 @@ PREPARE_BASE_OUTPUTS = ["base", "it0", "m.json", "t.json"]
 
 
 def _assert_one_line_error(run, words, folder: Path, outputs):
-    assert run.returncode == 1, run.stderr
-    lines = [line for line in (run.stdout + run.stderr).splitlines() if line.strip() and not line.startswith("warning:")]
-    assert "Traceback" not in run.stderr, run.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: "), run.stdout + run.stderr
+    """Exit 1, one `error:` line, last (progress bars of loading may come before it), no traceback, no outputs."""
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and run.stderr.rstrip().endswith(errors[0]), run.stderr[-3000:]
     for word in words:
-        assert word in lines[0], (word, lines[0])
+        assert word in errors[0], (word, errors[0])
     assert not [o for o in outputs if (folder / o).exists()]
 
 
@@ -65,3 +66,30 @@ def test_an_unknown_model_type_is_refused_before_loading(where, tmp_path, tiny_m
     (model / "config.json").write_text(json.dumps({**config, "model_type": "oddnet"}))
     with pytest.raises(UserError, match=r"odd: its config.json names model_type 'oddnet'.*never runs remote code"):
         resolve_base(str(model)) if where == "model.base" else resolve_embedder(str(model))
+
+
+def _reformat(project: Path, base: Path, template_text: str):
+    """Run the reformat stage on transformers, as dvc would, with prompts/reformat_question.txt replaced."""
+    from cycle_instruct.records import Record, write_records
+
+    write_params(project, {"generate": {"engine": "hf"}})
+    (project / "prompts").mkdir(parents=True, exist_ok=True)
+    (project / "prompts" / "reformat_question.txt").write_text(template_text)
+    shutil.copy(ROOT / "prompts" / "reformat_answer.txt", project / "prompts")
+    write_records(project / "q.jsonl", [Record(id="q000001", original="instruction", instruction="What is DVC?")])
+    write_records(project / "a.jsonl", [Record(id="a000001", original="response", response="DVC tracks data and pipelines.")])
+    run = run_stage("reformat.py", "--base", str(base), "--questions-in", "q.jsonl", "--answers-in", "a.jsonl",
+                    "--questions-out", "q_out.jsonl", "--answers-out", "a_out.jsonl", "--prompts", "prompts/reformat_question.txt",
+                    "--prompts", "prompts/reformat_answer.txt", "--metrics", "m.json", "--timing", "t.json", cwd=project)
+    return run, ["q_out.jsonl", "a_out.jsonl", "m.json", "t.json"]
+
+
+def test_a_prompt_too_long_for_the_model_is_named_before_generating(tmp_path, tiny_model_dir):
+    """A 1 MB template: transformers tried to allocate its attention (7 GB and a traceback), vLLM
+    refused it with a line that named no file; now one line names the template and the sizes."""
+    template = "Rewrite the text below as one self-contained, natural question. " * 16_000 + "\n\n{text}"
+    assert len(template) > 1_000_000
+    run, outputs = _reformat(tmp_path, tiny_model_dir, template)
+    _assert_one_line_error(run, ["prompts/reformat_question.txt", "the longest prompt made from it is", "generate.max_model_len (2048)",
+                                 "segment.max_chars"], tmp_path, outputs)
+    assert "engine" not in run.stderr and not (tmp_path / ".partial").exists()
