@@ -93,3 +93,47 @@ def test_a_prompt_too_long_for_the_model_is_named_before_generating(tmp_path, ti
     _assert_one_line_error(run, ["prompts/reformat_question.txt", "the longest prompt made from it is", "generate.max_model_len (2048)",
                                  "segment.max_chars"], tmp_path, outputs)
     assert "engine" not in run.stderr and not (tmp_path / ".partial").exists()
+
+
+def _stage_processes(root: Path, script: str):
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline", "cwd"]):
+        if any(script in part for part in p.info["cmdline"] or []) and p.info["cwd"] == str(root) and p.status() != psutil.STATUS_ZOMBIE:
+            found.append(p)  # a zombie has ended; only its reaper has not yet looked
+    return found
+
+
+@pytest.mark.integration
+def test_a_terminated_dvc_takes_its_stage_with_it_and_the_rerun_resumes(tmp_path, tiny_model_dir):
+    """SIGTERM to `dvc repro` during reformat: dvc exits at once; its stage used to run on for a
+    minute and write outputs and metrics after dvc was gone. Now it stops, keeps its finished
+    batches, writes nothing, and the next `dvc repro` resumes from them."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import TINY, dvc, make_project
+
+    paragraphs = (ROOT / "data/raw/faq_01.txt").read_text().split("\n\n")
+    overrides = {**TINY, "model": {"base": str(tiny_model_dir)}, "generate": {"engine": "hf", "batch_size": 1, "max_new_tokens": 24}}
+    root = make_project(tmp_path / "project", overrides, None, {"data/raw/faq.txt": "\n\n".join(paragraphs) + "\n"})
+    partial = root / ".partial" / "data_reformatted_questions.jsonl.partial.jsonl"
+    run = subprocess.Popen(["dvc", "repro", "reformat"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 400
+    while time.time() < deadline and run.poll() is None and not (partial.exists() and len(partial.read_text().splitlines()) >= 3):
+        time.sleep(0.2)  # header + 2 finished batches
+    assert run.poll() is None and _stage_processes(root, "stages/reformat.py"), "the stage finished before it could be stopped"
+    run.send_signal(signal.SIGTERM)  # to dvc alone, as `kill <pid>` or a job scheduler sends it
+    run.wait(timeout=30)
+    time.sleep(5)
+    assert not _stage_processes(root, "stages/reformat.py")
+    written = ["data/reformatted/questions.jsonl", "data/reformatted/answers.jsonl", "metrics/reformat.json", "metrics/timings/reformat.json"]
+    assert not [w for w in written if (root / w).exists()] and partial.exists()
+    kept = len(partial.read_text().splitlines()) - 1
+
+    resumed = dvc("repro", "reformat", cwd=root)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    metrics = json.loads((root / "metrics/reformat.json").read_text())
+    assert metrics["instructions"]["resumed"] >= kept >= 2 and not partial.exists()
