@@ -34,6 +34,9 @@ def exit_on_user_error(fn):
     return wrapper
 
 
+_stopping = False
+
+
 def stop_with_dvc() -> None:
     """End the stage like Ctrl-C (KeyboardInterrupt: finished batches stay in .partial/, outputs are
     removed) on SIGTERM or SIGHUP, and when the dvc that started it dies.
@@ -48,8 +51,10 @@ def stop_with_dvc() -> None:
             signal.signal(sig, signal.SIG_IGN)
         raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
-    if threading.current_thread() is not threading.main_thread():
-        return
+    global _stopping
+    if _stopping or threading.current_thread() is not threading.main_thread():
+        return  # once per process (tests run stages in-process, many times)
+    _stopping = True
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupt)
     if not sys.platform.startswith("linux"):
