@@ -59,16 +59,16 @@ def embedded_base(tmp_path_factory) -> Path:
     return folder
 
 
-def run_stage(script: str, *args: str, cwd: Path, env: dict | None = None, hide: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+def run_stage(script: str, *args: str, cwd: Path, env: dict | None = None, hide: tuple[str, ...] = (), input: str | None = None) -> subprocess.CompletedProcess:
     """Run a stage script the way dvc does: `python stages/<script> ...` in the project folder.
-    `env`: variables to set; `hide`: packages the stage must find missing, as on a machine without them."""
+    `env`: variables to set; `hide`: packages the stage must find missing, as on a machine without them; `input`: its stdin."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     path = str(ROOT / "stages" / script)
     command = [sys.executable, path, *args]
     if hide:  # the same script, run after marking the packages absent (import fails, find_spec gives None)
         command = [sys.executable, "-c", f"import runpy, sys; sys.modules.update(dict.fromkeys({list(hide)!r})); "
                    f"sys.argv = [{path!r}, *{list(args)!r}]; sys.path.insert(0, {str(ROOT / 'stages')!r}); runpy.run_path({path!r}, run_name='__main__')"]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, input=input)
 
 
 def shipped_params(**overrides):

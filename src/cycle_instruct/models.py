@@ -40,6 +40,40 @@ CONVERT_HINT = ("convert it once, where you trust the file, with: python -c \"fr
                 "M.from_pretrained('DIR', use_safetensors=False).save_pretrained('DIR-safetensors')\"")
 
 
+def refuse_remote_code(folder) -> None:
+    """Refuse, before transformers reads it, a model folder that needs its own Python to load.
+
+    A config.json with an `auto_map` (or a model_type transformers does not know) makes transformers
+    import the folder's .py files, after asking "[y/N]" on stdin, which a `yes |` in front of dvc answers.
+    Every load also passes trust_remote_code=False; this check makes the refusal one line that names the folder.
+    """
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    native = "cycle-instruct never runs remote code: use a model that transformers supports natively"
+    for name in ("config.json", "tokenizer_config.json", "modules.json"):
+        path = Path(folder) / name
+        if not path.is_file():
+            continue
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise UserError(f"{path}: not valid JSON ({e}); the model folder is damaged, re-download it") from None
+        if name == "modules.json":  # sentence-transformers: each module a class it imports by name
+            custom = [m.get("type") for m in config if isinstance(m, dict) and not str(m.get("type", "")).startswith("sentence_transformers.")]
+            if custom:
+                raise UserError(f"{folder}: its modules.json asks to run the model's own Python code ({', '.join(map(str, custom))}); {native}")
+            continue
+        if not isinstance(config, dict):
+            continue
+        if config.get("auto_map"):
+            classes = ", ".join(sorted({str(v) for v in config["auto_map"].values() if isinstance(v, str)} |
+                                       {str(x) for v in config["auto_map"].values() if isinstance(v, list) for x in v if x}))
+            raise UserError(f"{folder}: its {name} asks to run the model's own Python code (auto_map: {classes}); {native}")
+        if name == "config.json" and "model_type" in config and config["model_type"] not in CONFIG_MAPPING_NAMES:
+            raise UserError(f"{folder}: its config.json names model_type '{config['model_type']}', which transformers does not know "
+                            f"(only the model's own Python code could load it); {native}")
+
+
 def resolve_base(spec: str, allow_hub: bool = False) -> tuple[str, str | None]:
     """(folder or hub name, gguf file name or None) for from_pretrained.
 
@@ -57,6 +91,7 @@ def resolve_base(spec: str, allow_hub: bool = False) -> tuple[str, str | None]:
     if path.is_dir():
         if not (path / "config.json").exists():
             raise UserError(f"{spec}: folder has no config.json, so it is not a Hugging Face model folder")
+        refuse_remote_code(path)
         if not any(path.glob("*.safetensors")):
             if any(f for pattern in PICKLE_WEIGHTS for f in path.glob(pattern)):
                 raise UserError(f"{spec}: has only pickle weights (.bin/.pt), which can run code when loaded; {CONVERT_HINT}")
@@ -92,7 +127,7 @@ def prepare_base(spec: str, out_dir, allow_hub: bool = False) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, gguf_file = resolve_base(spec, allow_hub)
-    kwargs = {"local_files_only": not allow_hub}
+    kwargs = {"local_files_only": not allow_hub, "trust_remote_code": False}
     if gguf_file:
         from transformers import GgufConfig
 
@@ -133,8 +168,9 @@ def load_tokenizer(base_dir, padding_side="left"):
 
     if not (Path(base_dir) / "config.json").exists():
         raise UserError(f"{base_dir}: prepared base model not found; run dvc repro prepare_base")
+    refuse_remote_code(base_dir)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True, trust_remote_code=False)
     except Exception as e:
         raise load_error(base_dir, e, "the prepared base model is damaged; run dvc repro -f prepare_base") from None
     tokenizer.padding_side = padding_side
@@ -150,8 +186,9 @@ def load_model(base_dir, adapter_dir=None, trainable=False, merge=False):
     from transformers import AutoModelForCausalLM
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    refuse_remote_code(base_dir)
     try:
-        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype(), local_files_only=True, use_safetensors=True)
+        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype(), local_files_only=True, use_safetensors=True, trust_remote_code=False)
     except Exception as e:
         raise load_error(base_dir, e, "the prepared base model is damaged; run dvc repro -f prepare_base") from None
     model = model.to(device())

@@ -8,7 +8,7 @@ DVC deps and editing one re-runs exactly the stages that use it.
 """
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
@@ -23,16 +23,25 @@ PLACEHOLDERS = {  # each template file, prompts/<name>.txt, and the placeholders
 }
 
 
+class Filled(str):
+    """A filled-in template that remembers its file, so that a prompt too long for the model names it."""
+
+    file: str
+
+
 @dataclass(frozen=True)
 class Prompts:
     """The templates a stage was given (its `--prompts` files, each a DVC dep of the stage)."""
 
     templates: dict
+    files: dict = field(default_factory=dict)  # name -> the template's file
 
     def fill(self, name: str, **values) -> str:
         if name not in self.templates:
             raise KeyError(f"this stage was not given prompts/{name}.txt; add it to the stage's --prompts in dvc.yaml")
-        return self.templates[name].format(**values)
+        text = Filled(self.templates[name].format(**values))
+        text.file = str(self.files.get(name, f"prompts/{name}.txt"))
+        return text
 
     def preamble(self, name: str) -> str:
         """The template's wording before its first placeholder (what a model must not repeat)."""
@@ -42,7 +51,7 @@ class Prompts:
 def load_prompts(paths) -> Prompts:
     """Read and check prompt templates: plain format strings whose {placeholders} are exactly
     those their name takes (literal braces doubled: {{ }})."""
-    templates = {}
+    templates, files = {}, {}
     for path in map(Path, paths):
         name = path.stem
         if name not in PLACEHOLDERS:
@@ -62,8 +71,8 @@ def load_prompts(paths) -> Prompts:
             raise UserError(f"{path}: missing placeholder {', '.join(f'{{{w}}}' for w in sorted(wanted - fields))}; the template must use {', '.join(f'{{{w}}}' for w in sorted(wanted))}")
         if fields - wanted:
             raise UserError(f"{path}: unknown placeholder {', '.join(f'{{{f}}}' for f in sorted(fields - wanted))}; this prompt takes only {', '.join(f'{{{w}}}' for w in sorted(wanted))} (literal braces: {{{{ }}}})")
-        templates[name] = text
-    return Prompts(templates)
+        templates[name], files[name] = text, path
+    return Prompts(templates, files)
 
 
 def shipped_prompts(*names) -> Prompts:

@@ -11,7 +11,7 @@ import shutil
 
 import click
 
-from ..errors import exit_on_user_error
+from ..errors import exit_on_user_error, stop_with_dvc
 from ..params import load_params
 
 
@@ -25,6 +25,7 @@ def stage_command(run, name: str, help: str, *options: click.Option) -> click.Co
     def callback(**values):
         outputs = [values[o.name] for o in options if getattr(o, "is_output", False) and values[o.name]]
         before = {path: _state(path) for path in outputs}
+        stop_with_dvc()
         try:
             run(load_params(), **values)
         except BaseException:
