@@ -8,9 +8,10 @@ from typing import Callable
 from tqdm.auto import tqdm
 
 from .engines import Completion
-from .overlap import normalize, rouge_l
+from .overlap import rouge_l
 from .prompts import ROLE_TAG_PATTERNS, render_prompt
 from .resume import Partial, files_identity, fingerprint
+from .text import normalize
 
 _LEAK = re.compile("|".join(ROLE_TAG_PATTERNS), re.IGNORECASE | re.MULTILINE)
 # An assistant talking about itself or the conversation, never content a user asked for.

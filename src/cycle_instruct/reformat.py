@@ -5,10 +5,10 @@ from dataclasses import replace
 
 from .fidelity import content_kept, keeps_code, similarities
 from .generate import generate, open_partial, summarize
-from .overlap import normalize
 from .prompts import reformat_messages
+from .questions import is_question
 from .records import INSTRUCTION
-from .segment import is_question
+from .text import normalize
 
 _PREAMBLE = re.compile(
     r"^\s*((sure[,!.]?\s*)?here('s| is) (a |the |my )?[^\n:]{0,60}(rewrit|revis|reword|version)[^\n:]{0,60}"
@@ -35,7 +35,7 @@ def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, cfg
     text before the source), or None. The embedding check (`drifted`) runs after, on the whole batch."""
     if echoes_instructions(text, wording):
         return "echo"
-    if side == INSTRUCTION and not is_question(text):
+    if side == INSTRUCTION and not is_question(text, "contains"):
         return "not_a_question"
     if side == INSTRUCTION and content_kept(text, source) < cfg.min_content_kept:
         return "lost_content"  # "I can't get key bindings to work in Tkinter: why?" -> "Why?"
