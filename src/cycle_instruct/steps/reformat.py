@@ -21,7 +21,8 @@ def run(params, base, questions_in, answers_in, questions_out, answers_out, prom
         engine = open_engine(base, sampling, None, sum(len(records) for _, records, _ in sides))
         report = {}
         for side, records, dst in sides:
-            records, report[side + "s"] = reformat_records(engine, records, side, params.reformat, params.generate, prompts, embedder, resume_as=dst)
+            records, report[side + "s"] = reformat_records(
+                engine, records, side, params.reformat, params.generate, prompts, embedder, params.segment.question_rule, resume_as=dst)
             write_records(dst, records)
         engine.close()
         report["tokens_generated"] = sum(r["tokens_generated"] for r in report.values())
