@@ -110,6 +110,16 @@ def test_the_reformat_stage_judges_question_rewrites_by_the_configured_rule(tmp_
     assert [(r.instruction, r.raw) for r in q_out] == [(questions[0], questions[0])]  # kept raw
 
 
+def test_a_disabled_reformat_passes_records_through_and_loads_no_model(tmp_path):
+    """reformat.enabled: false must not start an engine (vLLM on a big corpus): here --base holds no model at all."""
+    questions, answers = ["Where is the FAQ?"], ["The FAQ is online.", "It explains how it works."]
+    _, metrics, q_out, a_out = run_reformat(tmp_path, tmp_path / "no_model", {"reformat": {"enabled": False}}, questions, answers)
+    assert [r.instruction for r in q_out] == questions and [r.response for r in a_out] == answers
+    assert all(r.raw is None for r in q_out + a_out)  # not rewritten
+    assert metrics["instructions"] == {"in": 1, "out": 1, "rewritten": 0, "kept_raw": 0, "dropped": 0, "tokens_generated": 0}
+    assert metrics["responses"]["in"] == metrics["responses"]["out"] == 2 and metrics["tokens_generated"] == 0
+
+
 def test_a_question_rewrite_that_drops_its_content_is_rejected():
     source = "I can't get key bindings to work in Tkinter: why?"
     assert rewrite_reject_reason("Why?", source, "instruction", True, CFG, WORDING["Q"], RULE) == "lost_content"
