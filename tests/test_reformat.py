@@ -144,16 +144,20 @@ def test_the_leaked_reformat_instruction_is_an_echo():
     assert rewrite_reject_reason(clean_rewrite(leaked), "Sphinx builds HTML from reStructuredText.", "response", True, CFG, WORDING["A"], RULE) == "echo"
 
 
-@pytest.mark.parametrize("on_reject,expected_out", [("keep_raw", 2), ("drop", None)])
-def test_rejected_rewrites_are_kept_raw_or_dropped_and_counted(tiny_model_dir, embedder, on_reject, expected_out):
-    engine = HFEngine(tiny_model_dir)
-    records = [Record(id=f"q{i}", original="instruction", instruction=q) for i, q in enumerate(["Why?", "How is it?"])]
-    params = shipped_params(generate={"batch_size": 2, "temperature": 0.2}, reformat={"max_new_tokens": 4, "on_reject": on_reject})
+@pytest.mark.parametrize("on_reject", ["keep_raw", "drop"])
+def test_rejected_rewrites_are_kept_raw_or_dropped_and_counted(tmp_path, embedder, on_reject):
+    engine = HFEngine(parrot(tmp_path, "How does it work?"))
+    sources = ["So how does it work, then?", "Why is the sky blue in Paris?"]  # the rewrite keeps the first's content, none of the second's
+    records = [Record(id=f"q{i}", original="instruction", instruction=q) for i, q in enumerate(sources)]
+    params = shipped_params(generate={"batch_size": 2}, reformat={"on_reject": on_reject})
     out, stats = reformat_records(engine, records, "instruction", params.reformat, params.generate, PROMPTS, embedder, RULE)
-    assert stats["in"] == 2 and stats["rewritten"] + stats["rejected"] == 2
-    assert stats["kept_raw"] + stats["dropped"] == stats["rejected"]
-    assert len(out) == (expected_out if expected_out is not None else 2 - stats["rejected"])
-    assert all(r.raw in ("Why?", "How is it?") for r in out)
+    rewritten = Record(id="q0", original="instruction", instruction="How does it work?", raw=sources[0])
+    kept_raw = Record(id="q1", original="instruction", instruction=sources[1], raw=sources[1])
+    assert out == ([rewritten, kept_raw] if on_reject == "keep_raw" else [rewritten])
+    assert {k: stats[k] for k in ("in", "out", "rewritten", "rejected", "rejected_by_reason", "kept_raw", "dropped", "unfinished")} == {
+        "in": 2, "out": 2 if on_reject == "keep_raw" else 1, "rewritten": 1, "rejected": 1, "rejected_by_reason": {"lost_content": 1},
+        "kept_raw": int(on_reject == "keep_raw"), "dropped": int(on_reject == "drop"), "unfinished": 0,
+    }
 
 
 DOC_QUESTIONS = ["Why are my images too big?", "Why are emoji not displaying correctly on Windows?"]  # docutils' and Black's FAQs
