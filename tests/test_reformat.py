@@ -1,4 +1,5 @@
 import json
+from itertools import pairwise
 
 import pytest
 
@@ -50,7 +51,7 @@ def parrot(folder, reply: str):
         model.model.norm.weight.fill_(1)
         model.model.embed_tokens.weight.copy_(torch.eye(n, hidden))  # token i -> unit vector i
         model.lm_head.weight[tokenizer.eos_token_id] = 1  # off the chain: end the turn
-        for token, following in zip(chain, chain[1:]):
+        for token, following in pairwise(chain):
             model.lm_head.weight[:, token] = 0
             model.lm_head.weight[following, token] = 10
     model.save_pretrained(folder)
