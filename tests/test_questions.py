@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from cycle_instruct import readers
-from cycle_instruct.questions import REASONS, why_not
-from cycle_instruct.segment import is_question
+from cycle_instruct.questions import REASONS, is_question, why_not
 
 DATA = Path(__file__).parent / "data"
 
@@ -30,7 +29,7 @@ DATA = Path(__file__).parent / "data"
 def test_question_marks_that_do_not_end_a_sentence_of_prose_are_ruled_out(text, reason):
     assert why_not(text) == reason
     paper = reason != "no_question_mark"  # the paper's rule takes every paragraph with a mark
-    assert is_question(text) is paper and (why_not(text, "contains") is None) is paper
+    assert is_question(text, "contains") is paper and (why_not(text, "contains") is None) is paper
 
 
 @pytest.mark.parametrize("text", [

@@ -4,7 +4,9 @@ import pytest
 
 from cycle_instruct.errors import UserError
 from cycle_instruct.records import read_records
-from cycle_instruct.segment import check_both_sides, clean, is_question, split_paragraphs
+from cycle_instruct.questions import RULES, is_question
+from cycle_instruct.segment import check_both_sides
+from cycle_instruct.text import clean, split_paragraphs
 
 from conftest import run_stage, write_params
 
@@ -27,7 +29,7 @@ def test_invisible_paragraphs_are_dropped_and_counted_and_nul_is_removed():
     ("A plain statement.", False), ("Τι είναι αυτό;", False),  # Greek ';' is a semicolon code point
 ])
 def test_question_rule_counts_marks_of_other_scripts(text, expected):
-    assert is_question(text) is expected
+    assert [is_question(text, rule) for rule in RULES] == [expected] * len(RULES)
 
 
 def test_one_sided_corpora_are_refused_with_advice():

@@ -10,9 +10,10 @@ One function serves the loop's relabelling and the filter's reconstruction:
 from dataclasses import replace
 
 from .generate import generate, open_partial, summarize
-from .overlap import normalize, rouge_l
+from .overlap import rouge_l
 from .prompts import backward_messages, forward_messages
 from .records import INSTRUCTION, RESPONSE
+from .text import normalize
 
 
 def complete(engine, records, cfg, prompts, reads: str = "original", iteration: int = 0, keep_rejected: bool = False,

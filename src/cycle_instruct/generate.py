@@ -11,9 +11,10 @@ from tqdm.auto import tqdm
 
 from .engines import Completion
 from .errors import UserError
-from .overlap import normalize, rouge_l
+from .overlap import rouge_l
 from .prompts import ROLE_TAG_PATTERNS, render_prompt
 from .resume import Partial, files_identity, fingerprint
+from .text import normalize
 
 _LEAK = re.compile("|".join(ROLE_TAG_PATTERNS), re.IGNORECASE | re.MULTILINE)
 # An assistant talking about itself or the conversation, never content a user asked for.

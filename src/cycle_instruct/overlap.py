@@ -11,11 +11,6 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def normalize(text: str) -> str:
-    """Lower case, punctuation to spaces, single spaces: texts equal up to these are the same."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
-
-
 def rouge_l(candidate: str, reference: str) -> float:
     """ROUGE-L F1 over lower-cased word tokens (longest common subsequence)."""
     c, r = words(candidate), words(reference)

@@ -1,7 +1,7 @@
 """Which paragraphs are questions: the paper's rule (`contains`) or one that holds on real documents (`sentence`).
 
-`contains` (segment.question_rule: contains): a paragraph with a question mark ('?', full-width
-'？', Arabic '؟') is a question, as in the paper.
+`contains` (segment.question_rule: contains): a paragraph with a question mark (text.QUESTION_MARKS)
+is a question, as in the paper.
 
 `sentence` (the default): a question mark counts only where it ends a sentence of prose. Marks
 are ruled out, in this order, when they sit
@@ -23,7 +23,7 @@ part of the rule, counted in metrics/segment.json as question_rule_rejected_<rea
 import re
 from bisect import bisect_right
 
-from .segment import QUESTION_MARKS
+from .text import QUESTION_MARKS
 
 RULES = ("contains", "sentence")
 REASONS = ("no_question_mark", "mark_in_code", "mark_in_comment", "mark_in_url", "mark_in_quotation", "mark_inside_token", "answer_after_question")
@@ -42,7 +42,7 @@ _URL = re.compile(r"""(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|\b[\w-]+(?:\.[\w-]+)*\.[
 _QUOTE = re.compile(r'"[^"\n]+"|“[^”]+”|‘[^’]+’|«[^»]+»|„[^“”]+[“”]|「[^」]+」|『[^』]+』')
 TRAILING_STATEMENTS = 3  # an answer may ask a question, then go on to answer it at length
 _STATEMENT_END = re.compile(r"[.!。！](?=\s|$)")
-_SENTENCE_END = re.compile(r"""[\s"'”’»」』)\]*_.!?？؟…]|$""")  # what may follow a mark that ends a sentence
+_SENTENCE_END = re.compile(rf"""[\s"'”’»」』)\]*_.!…{''.join(QUESTION_MARKS)}]|$""")  # what may follow a mark that ends a sentence
 
 
 def why_not(text: str, rule: str = "sentence", code: tuple[str, ...] = (), cited: tuple[str, ...] = ()) -> str | None:

@@ -5,10 +5,10 @@ from dataclasses import replace
 
 from .fidelity import content_kept, keeps_code, similarities
 from .generate import generate, open_partial, summarize
-from .overlap import normalize
 from .prompts import reformat_messages
+from .questions import is_question
 from .records import INSTRUCTION
-from .segment import is_question
+from .text import normalize
 
 _PREAMBLE = re.compile(
     r"^\s*((sure[,!.]?\s*)?here('s| is) (a |the |my )?[^\n:]{0,60}(rewrit|revis|reword|version)[^\n:]{0,60}"
@@ -30,12 +30,13 @@ def echoes_instructions(text: str, wording: str, window: int = 5) -> bool:
     return any(f" {' '.join(words[i : i + window])} " in padded for i in range(len(words) - window + 1))
 
 
-def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, cfg, wording: str) -> str | None:
+def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, cfg, wording: str, question_rule: str) -> str | None:
     """Why a rewrite is unusable (`cfg`: the reformat section; `wording`: the reformat prompt's
-    text before the source), or None. The embedding check (`drifted`) runs after, on the whole batch."""
+    text before the source; `question_rule`: segment.question_rule, so that a question stays one
+    by the rule that made its source one), or None. The embedding check (`drifted`) runs after, on the whole batch."""
     if echoes_instructions(text, wording):
         return "echo"
-    if side == INSTRUCTION and not is_question(text):
+    if side == INSTRUCTION and not is_question(text, question_rule):
         return "not_a_question"
     if side == INSTRUCTION and content_kept(text, source) < cfg.min_content_kept:
         return "lost_content"  # "I can't get key bindings to work in Tkinter: why?" -> "Why?"
@@ -48,11 +49,12 @@ def rewrite_reject_reason(text: str, source: str, side: str, finished: bool, cfg
     return None
 
 
-def reformat_records(engine, records, side: str, cfg, generate_cfg, prompts, embedder, resume_as=None):
+def reformat_records(engine, records, side: str, cfg, generate_cfg, prompts, embedder, question_rule: str, resume_as=None):
     """Rewrite the original side of every record with the base model; return (records, metrics).
 
     `cfg` is the reformat section; `generate_cfg` the sampling, with reformat's token budget;
-    `embedder` (embedding.load_embedder) scores each rewrite against its source.
+    `embedder` (embedding.load_embedder) scores each rewrite against its source; `question_rule`
+    is segment.question_rule.
     """
     if not cfg.enabled or not records:
         return records, {"in": len(records), "out": len(records), "rewritten": 0, "kept_raw": 0, "dropped": 0, "tokens_generated": 0}
@@ -61,7 +63,7 @@ def reformat_records(engine, records, side: str, cfg, generate_cfg, prompts, emb
     wording = prompts.preamble("reformat_question" if side == INSTRUCTION else "reformat_answer")
     generations = generate(
         engine, conversations, sampling, sources=sources, clean=clean_rewrite, reject_echo=False, desc=f"reformat {side}s",
-        check=lambda g, i: rewrite_reject_reason(g.text, sources[i], side, g.finished, cfg, wording),
+        check=lambda g, i: rewrite_reject_reason(g.text, sources[i], side, g.finished, cfg, wording, question_rule),
         partial=open_partial(resume_as, engine, conversations, sampling) if resume_as else None,
     )
     kept = [i for i, g in enumerate(generations) if g.reject is None]

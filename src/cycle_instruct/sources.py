@@ -24,7 +24,7 @@ from pathlib import Path
 from . import readers
 from .errors import UserError
 from .records import INSTRUCTION, RESPONSE
-from .segment import BinaryFile, blank, clean, printable, read_document, show
+from .text import BinaryFile, blank, clean, printable, read_document, show
 
 JSON_SUFFIXES = (".jsonl", ".json")
 USER_ROLES = {"user", "human", "prompter"}

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from ..segment import QUESTION_MARKS
+from ..text import QUESTION_MARKS, has_question_mark
 
 
 @dataclass
@@ -98,4 +98,4 @@ def asks(term: str) -> bool:
 
 def _cited(texts) -> tuple[str, ...]:
     """Link texts worth passing on: those with a question mark."""
-    return tuple(dict.fromkeys(t for t in (reflow(x) for x in texts) if "?" in t or "？" in t or "؟" in t))
+    return tuple(dict.fromkeys(t for t in (reflow(x) for x in texts) if has_question_mark(t)))

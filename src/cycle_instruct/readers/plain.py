@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from ..segment import split_paragraphs
+from ..text import split_paragraphs
 from .blocks import Block
 
 

@@ -1,7 +1,8 @@
 """Reformat: the base model rewrites each question into one self-contained question and each
 answer into a fluent response. A rewrite that fails its checks (among them: too far from its
 source in meaning, or a question that lost its content words) keeps the raw paragraph
-(reformat.on_reject: keep_raw) or drops the item (drop); both are counted."""
+(reformat.on_reject: keep_raw) or drops the item (drop); both are counted. With
+reformat.enabled: false every record passes through as it is, and no model is loaded."""
 
 from ..embedding import load_embedder
 from ..engines import open_engine
@@ -16,14 +17,18 @@ def run(params, base, questions_in, answers_in, questions_out, answers_out, prom
     with timed(timing):
         prompts = load_prompts(prompt_files)
         sides = [(INSTRUCTION, read_records(questions_in), questions_out), (RESPONSE, read_records(answers_in), answers_out)]
-        embedder = load_embedder(params.model.embedder, params.model.allow_hub) if params.reformat.enabled else None
-        sampling = params.generate.but(max_new_tokens=params.reformat.max_new_tokens)  # auto sizes the job by reformat's budget
-        engine = open_engine(base, sampling, None, sum(len(records) for _, records, _ in sides))
+        engine = embedder = None
+        if params.reformat.enabled:
+            embedder = load_embedder(params.model.embedder, params.model.allow_hub)
+            sampling = params.generate.but(max_new_tokens=params.reformat.max_new_tokens)  # auto sizes the job by reformat's budget
+            engine = open_engine(base, sampling, None, sum(len(records) for _, records, _ in sides))
         report = {}
         for side, records, dst in sides:
-            records, report[side + "s"] = reformat_records(engine, records, side, params.reformat, params.generate, prompts, embedder, resume_as=dst)
+            records, report[side + "s"] = reformat_records(
+                engine, records, side, params.reformat, params.generate, prompts, embedder, params.segment.question_rule, resume_as=dst)
             write_records(dst, records)
-        engine.close()
+        if engine is not None:
+            engine.close()
         report["tokens_generated"] = sum(r["tokens_generated"] for r in report.values())
         write_json(metrics, report)
         for _, _, dst in sides:
