@@ -263,15 +263,15 @@ def test_a_kv_cache_space_the_cpu_cannot_give_is_one_line(tmp_path, embedded_bas
 @pytest.mark.parametrize("on", ["cpu", "cuda"])
 def test_running_out_of_memory_names_what_to_lower(on, monkeypatch):
     """An out-of-memory error inside vLLM, as torch raises it. No GPU here to fill: the GPU wording
-    is checked with the engine module told it runs on one."""
+    is checked with the module that words vLLM's errors told it runs on one."""
     import torch
 
-    from cycle_instruct import engines
+    from cycle_instruct.engines import vllm_errors
 
-    monkeypatch.setattr(engines, "device", lambda: on)
+    monkeypatch.setattr(vllm_errors, "device", lambda: on)
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "2")
     cfg = shipped_params(generate={"gpu_memory_utilization": 0.95, "max_model_len": 4096, "batch_size": 512}).generate
-    line = engines.explain_vllm_error(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "data/models/base", cfg)
+    line = vllm_errors.explain_vllm_error(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "data/models/base", cfg)
     assert "\n" not in line and line.startswith("vLLM ran out of GPU memory" if on == "cuda" else "vLLM ran out of memory")
     room = "generate.gpu_memory_utilization (0.95)" if on == "cuda" else "VLLM_CPU_KVCACHE_SPACE (2 GiB)"
     for words in (room, "generate.max_model_len (4096)", "generate.batch_size (512)"):

@@ -118,6 +118,13 @@ def render_prompt(tokenizer, messages: list[dict]) -> str:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return PLAIN_USER_PREFIX + messages[-1]["content"] + PLAIN_ASSISTANT_PREFIX
 
+
+def prompt_ids(tokenizer, prompt: str) -> list[int]:
+    """The token ids of a prompt from render_prompt: a chat template writes its own special tokens
+    (BOS), so the tokenizer adds them only to a plain prompt. Generation and training both use it."""
+    plain = not getattr(tokenizer, "chat_template", None)
+    return tokenizer(prompt, add_special_tokens=plain)["input_ids"]
+
 def judge_messages(prompts: Prompts, instruction: str, response: str) -> list[dict]:
     """The optional local-model judge of a pair's relevance."""
     return user_turn(prompts.fill("judge", instruction=instruction, response=response))

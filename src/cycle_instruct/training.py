@@ -22,7 +22,7 @@ from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from .errors import UserError
-from .prompts import backward_messages, forward_messages, render_prompt
+from .prompts import backward_messages, forward_messages, prompt_ids, render_prompt
 
 LOSS_CHUNK = 2**27  # logits (target positions x vocabulary) that exist at once: 0.5 GiB in fp32, 1,046 rows of a 128k vocabulary
 MEGABATCH = 50  # micro-batches sorted by length together (as transformers' group_by_length): random order, little padding
@@ -41,28 +41,23 @@ def training_pairs(records, direction: str, prompts) -> list[tuple[list[dict], s
     return [(backward_messages(prompts, r.response), r.instruction) for r in records]
 
 
-def _prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
-    plain = not getattr(tokenizer, "chat_template", None)
-    return tokenizer(render_prompt(tokenizer, messages), add_special_tokens=plain)["input_ids"]
-
-
 def tokenize_pair(tokenizer, messages: list[dict], target: str, cutoff: int) -> tuple[list[int], list[int], bool]:
     """(input_ids, labels, truncated): labels are -100 on the prompt so only the target is learned."""
-    prompt_ids = _prompt_ids(tokenizer, messages)
+    prompt_tokens = prompt_ids(tokenizer, render_prompt(tokenizer, messages))
     target_ids = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    truncated = len(prompt_ids) + len(target_ids) > cutoff
+    truncated = len(prompt_tokens) + len(target_ids) > cutoff
     if truncated:
         # keep at least half the budget for the target; cut the prompt from its start
-        keep_target = min(len(target_ids), max(cutoff // 2, cutoff - len(prompt_ids)))
+        keep_target = min(len(target_ids), max(cutoff // 2, cutoff - len(prompt_tokens)))
         target_ids = target_ids[:keep_target]
-        prompt_ids = prompt_ids[len(prompt_ids) - (cutoff - keep_target) :]
-    return prompt_ids + target_ids, [-100] * len(prompt_ids) + target_ids, truncated
+        prompt_tokens = prompt_tokens[len(prompt_tokens) - (cutoff - keep_target) :]
+    return prompt_tokens + target_ids, [-100] * len(prompt_tokens) + target_ids, truncated
 
 
 def check_cutoff(tokenizer, direction: str, prompts, cutoff: int, prompt_file: str = "the prompt") -> None:
     """train.cutoff must hold the prompt template (with an empty source) and at least one target token."""
     messages = forward_messages(prompts, "") if direction == "fwd" else backward_messages(prompts, "")
-    template = len(_prompt_ids(tokenizer, messages))
+    template = len(prompt_ids(tokenizer, render_prompt(tokenizer, messages)))
     if cutoff <= template:
         raise UserError(f"train.cutoff = {cutoff} is not above the prompt template alone ({prompt_file} with an empty source: {template} tokens); "
                         f"set train.cutoff well above {template} (the paper: 1024)")
