@@ -9,8 +9,8 @@ from pathlib import Path
 from ..card import dataset_card
 from ..errors import UserError
 from ..export import FILES, check_pairs, files_digest, write_format
+from ..inputs import find_inputs
 from ..records import atomic_dir, read_json, read_records, timed
-from ..sources import find_inputs
 from . import TIMING, option, output, stage_command
 
 STEPS = ("relabel_answers", "train_bwd", "relabel_questions", "train_fwd")
