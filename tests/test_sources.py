@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from cycle_instruct.errors import UserError
+from cycle_instruct.inputs import find_inputs
 from cycle_instruct.segment import build_records, hold_out, scrub_items
-from cycle_instruct.sources import find_inputs, load_corpus
+from cycle_instruct.sources import load_corpus
 from cycle_instruct.text import read_document, split_long
 
 from conftest import shipped_params

@@ -9,9 +9,9 @@ from pathlib import Path
 from ..dataset_card import dataset_card
 from ..errors import UserError
 from ..export import FORMATS, check_pairs, files_digest, write_format
+from ..inputs import find_inputs
 from ..metrics import iteration_metrics
 from ..records import atomic_dir, read_json, read_records, timed
-from ..sources import find_inputs
 from . import TIMING, option, output, stage_command
 
 
