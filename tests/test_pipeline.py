@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ROOT, TINY, dvc, make_project, ran_stages
+from conftest import ROOT, TINY, dvc, dvc_status, make_project, ran_stages
 
 pytestmark = pytest.mark.integration
 
@@ -110,11 +110,11 @@ def test_editing_a_prompt_reruns_exactly_the_stages_that_use_it(project):
     original = prompt.read_text()
     prompt.write_text(original.replace("Write the user message", "Write the question"))
     try:
-        status = json.loads(dvc("status", "--json", cwd=root).stdout)
+        status = dvc_status(root)
     finally:
         prompt.write_text(original)
     assert set(status) == {"relabel_questions@1", "relabel_questions@2", "train_bwd@1", "train_bwd@2", "embed"}
-    assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
+    assert dvc_status(root) == {}
 
 
 def test_adding_an_iteration_reruns_only_its_stages_and_the_filter(project):
@@ -128,11 +128,11 @@ def test_adding_an_iteration_reruns_only_its_stages_and_the_filter(project):
     params["iterations"]["3"] = {"prev": 2}
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     try:
-        status = json.loads(dvc("status", "--json", cwd=root).stdout)
+        status = dvc_status(root)
     finally:
         params_file.write_text(original)
     assert set(status) == {"relabel_answers@3", "train_bwd@3", "relabel_questions@3", "train_fwd@3", "embed", "export", "summary"}
-    assert json.loads(dvc("status", "--json", cwd=root).stdout) == {}
+    assert dvc_status(root) == {}
 
 
 def commit(root, message: str) -> None:
@@ -178,8 +178,7 @@ def test_a_fresh_clone_pulls_the_main_data_and_nothing_else(project, tmp_path):
     assert not (clone / "eval" / "data").exists()
     dag = dvc("dag", "--dot", cwd=clone).stdout
     assert '"prune"' in dag and "eval" not in dag
-    status = dvc("status", cwd=clone)
-    assert status.returncode == 0 and "up to date" in status.stdout
+    assert dvc_status(clone) == {}
     shutil.rmtree(tmp_path / "clone_cache")
 
 

@@ -16,6 +16,7 @@ from .errors import UserError, exit_on_user_error
 from .params import load_params
 
 STAGES = {  # command name: (module in cycle_instruct.steps, click command in it)
+    "fingerprint_models": ("fingerprint_models", "command"),
     "prepare_base": ("prepare_base", "command"),
     "segment": ("segment", "command"),
     "reformat": ("reformat", "command"),
