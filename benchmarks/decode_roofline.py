@@ -27,12 +27,36 @@ import torch
 from machine import describe  # benchmarks/ is on sys.path when this script runs
 
 SHAPES = {  # LlamaConfig fields; the first two are the published architectures
-    "llama-8b": dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                     num_attention_heads=32, num_key_value_heads=8, tie_word_embeddings=False, rope_theta=500000.0),
-    "smollm2-135m": dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
-                         num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True, rope_theta=100000.0),
-    "tiny": dict(vocab_size=1024, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                 num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False, rope_theta=10000.0),
+    "llama-8b": dict(
+        vocab_size=128256,
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        tie_word_embeddings=False,
+        rope_theta=500000.0,
+    ),
+    "smollm2-135m": dict(
+        vocab_size=49152,
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        tie_word_embeddings=True,
+        rope_theta=100000.0,
+    ),
+    "tiny": dict(
+        vocab_size=1024,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+        rope_theta=10000.0,
+    ),
 }
 
 
@@ -91,8 +115,18 @@ def generate_seconds(model, ids: torch.Tensor, new_tokens: int) -> float:
     sync()
     start = time.perf_counter()
     with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=new_tokens,
-                             min_new_tokens=new_tokens, eos_token_id=None, pad_token_id=0, top_p=None, top_k=None, temperature=None)
+        out = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            eos_token_id=None,
+            pad_token_id=0,
+            top_p=None,
+            top_k=None,
+            temperature=None,
+        )
     sync()
     assert out.shape[1] == ids.shape[1] + new_tokens
     return time.perf_counter() - start
@@ -137,15 +171,20 @@ def main():
     bandwidth = copy_bandwidth(on, args.copy_gib)
     model = random_model(shape, on, dtype)
     params = sum(p.numel() for p in model.parameters())
-    print(f"model: {shape} shape, random weights, {params / 1e9:.3f} B parameters; {prompt_len}-token prompts, "
-          f"{new_tokens} new tokens each; measured copy bandwidth {bandwidth / 1e9:.1f} GB/s\n")
+    print(
+        f"model: {shape} shape, random weights, {params / 1e9:.3f} B parameters; {prompt_len}-token prompts, "
+        f"{new_tokens} new tokens each; measured copy bandwidth {bandwidth / 1e9:.1f} GB/s\n"
+    )
     print("| batch | decode tok/s | whole generate tok/s | bytes read per step | roofline tok/s | fraction of roofline |")
     print("|---|---|---|---|---|---|")
     for batch in batches:
         decode, whole = decode_rate(model, batch, prompt_len, new_tokens)
         step_bytes = bytes_per_step(model.config, dtype, batch, prompt_len + new_tokens / 2)  # mean context while decoding
         roofline = batch * bandwidth / step_bytes
-        print(f"| {batch} | {decode:.1f} | {whole:.1f} | {step_bytes / 1e9:.3f} GB | {roofline:.1f} | {decode / roofline:.2f} |", flush=True)
+        print(
+            f"| {batch} | {decode:.1f} | {whole:.1f} | {step_bytes / 1e9:.3f} GB | {roofline:.1f} | {decode / roofline:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cycle_instruct.pruning import faiss_kmeans  # noqa: E402
+
 from machine import describe  # noqa: E402
 
 DIM = 384
@@ -89,7 +90,9 @@ FULL = "full k-means (sklearn, n_init=10)"
 METHODS = {  # --methods names them by their first word
     FULL: lambda x, k, seed: KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x),
     "faiss k-means (new)": faiss_kmeans,
-    "minibatch: MiniBatchKMeans (sklearn)": lambda x, k, seed: MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=3).fit_predict(x),
+    "minibatch: MiniBatchKMeans (sklearn)": lambda x, k, seed: MiniBatchKMeans(
+        n_clusters=k, random_state=seed, batch_size=4096, n_init=3
+    ).fit_predict(x),
 }
 
 
@@ -97,7 +100,11 @@ METHODS = {  # --methods names them by their first word
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="comma-separated numbers of vectors")
 @click.option("--k", default=200, show_default=True)
 @click.option("--data", "kinds", default="random,mixture", show_default=True, help="random and/or mixture (comma-separated)")
-@click.option("--texts", multiple=True, help="JSONL file(s) or glob of real text, embedded as a third data set (e.g. '/work/shared/data/*/*.jsonl')")
+@click.option(
+    "--texts",
+    multiple=True,
+    help="JSONL file(s) or glob of real text, embedded as a third data set (e.g. '/work/shared/data/*/*.jsonl')",
+)
 @click.option("--cap", default=900.0, show_default=True, help="skip a method whose extrapolated time passes this many seconds")
 @click.option("--methods", default="full,faiss,minibatch", show_default=True)
 @click.option("--seed", default=0, show_default=True)
@@ -105,10 +112,14 @@ def main(sizes, k, kinds, texts, cap, methods, seed):
     methods = {name: fit for name, fit in METHODS.items() if name.split()[0].rstrip(":") in methods.split(",")}
     kinds = [kind for kind in kinds.split(",") if kind]
     if not methods or set(kinds) - {"random", "mixture"}:
-        raise click.BadParameter("--methods: some of full,faiss,minibatch; --data: random and/or mixture (or empty, with --texts)")
+        raise click.BadParameter(
+            "--methods: some of full,faiss,minibatch; --data: random and/or mixture (or empty, with --texts)"
+        )
     sizes = sorted(int(s) for s in sizes.split(","))
-    print(f"machine: {describe()} ({len(os.sched_getaffinity(0))} cores usable), "
-          f"faiss {faiss.__version__} ({faiss.omp_get_max_threads()} threads), scikit-learn {sklearn.__version__}")
+    print(
+        f"machine: {describe()} ({len(os.sched_getaffinity(0))} cores usable), "
+        f"faiss {faiss.__version__} ({faiss.omp_get_max_threads()} threads), scikit-learn {sklearn.__version__}"
+    )
     print(f"k = {k}, {DIM} dims, seed {seed}; inertia relative to the full k-means' on the same vectors\n")
     data = {kind: (lambda n, kind=kind: (random_vectors if kind == "random" else mixture)(n, seed + 1)) for kind in kinds}
     if texts:
@@ -125,7 +136,10 @@ def main(sizes, k, kinds, texts, cap, methods, seed):
             times, inertias = {}, {}
             for name, fit in methods.items():
                 if name in last and last[name][1] * (n / last[name][0]) ** GROWTH > cap:
-                    print(f"| {kind} | {n} | {name} | skipped: about {last[name][1] * (n / last[name][0]) ** GROWTH:.0f} s expected (cap {cap:.0f}) | | |", flush=True)
+                    print(
+                        f"| {kind} | {n} | {name} | skipped: about {last[name][1] * (n / last[name][0]) ** GROWTH:.0f} s expected (cap {cap:.0f}) | | |",
+                        flush=True,
+                    )
                     last[name] = (n, last[name][1] * (n / last[name][0]) ** GROWTH)
                     continue
                 start = time.perf_counter()

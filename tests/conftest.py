@@ -28,20 +28,30 @@ CORPUS = [
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer Llama with a 300-token BPE vocabulary and a ChatML template."""
     import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     specials = ["<unk>", "<|im_start|>", "<|im_end|>"]
-    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    )
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<|im_end|>", pad_token="<|im_end|>")
     tokenizer.chat_template = CHATML
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=2, max_position_embeddings=512, initializer_range=0.5, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        initializer_range=0.5,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     folder = tmp_path_factory.mktemp("tiny_model")
     LlamaForCausalLM(config).save_pretrained(folder)
@@ -60,15 +70,21 @@ def embedded_base(tmp_path_factory) -> Path:
     return folder
 
 
-def run_stage(script: str, *args: str, cwd: Path, env: dict | None = None, hide: tuple[str, ...] = (), input: str | None = None) -> subprocess.CompletedProcess:
+def run_stage(
+    script: str, *args: str, cwd: Path, env: dict | None = None, hide: tuple[str, ...] = (), input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run a stage script the way dvc does: `python stages/<script> ...` in the project folder.
     `env`: variables to set; `hide`: packages the stage must find missing, as on a machine without them; `input`: its stdin."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     path = str(ROOT / "stages" / script)
     command = [sys.executable, path, *args]
     if hide:  # the same script, run after marking the packages absent (import fails, find_spec gives None)
-        command = [sys.executable, "-c", f"import runpy, sys; sys.modules.update(dict.fromkeys({list(hide)!r})); "
-                   f"sys.argv = [{path!r}, *{list(args)!r}]; sys.path.insert(0, {str(ROOT / 'stages')!r}); runpy.run_path({path!r}, run_name='__main__')"]
+        command = [
+            sys.executable,
+            "-c",
+            f"import runpy, sys; sys.modules.update(dict.fromkeys({list(hide)!r})); "
+            f"sys.argv = [{path!r}, *{list(args)!r}]; sys.path.insert(0, {str(ROOT / 'stages')!r}); runpy.run_path({path!r}, run_name='__main__')",
+        ]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, input=input)
 
 

@@ -21,7 +21,11 @@ import decode_roofline  # noqa: E402
 
 def table_rows(output: str) -> list[list[str]]:
     """The cells of a printed markdown table's body rows."""
-    lines = [line for line in output.splitlines() if line.startswith("| ") and not line.startswith("| engine") and not line.startswith("| batch")]
+    lines = [
+        line
+        for line in output.splitlines()
+        if line.startswith("| ") and not line.startswith("| engine") and not line.startswith("| batch")
+    ]
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
 
 
@@ -53,19 +57,42 @@ def test_bytes_per_step_counts_weights_once_and_every_kv_cache():
     embedding = 128256 * 4096  # untied: the input embedding is looked up, not read whole
     kv_per_token = 2 * 32 * 8 * 128  # K and V, 32 layers, 8 KV heads of 128
     assert decode_roofline.bytes_per_step(config, torch.bfloat16, 1, 0) == (8_030_261_248 - embedding) * 2
-    assert decode_roofline.bytes_per_step(config, torch.bfloat16, 64, 176) == (8_030_261_248 - embedding + 64 * 176 * kv_per_token) * 2
+    assert (
+        decode_roofline.bytes_per_step(config, torch.bfloat16, 64, 176)
+        == (8_030_261_248 - embedding + 64 * 176 * kv_per_token) * 2
+    )
     tied = decode_roofline.shape_config("smollm2-135m")  # tied: the LM head reads the embedding matrix
     assert decode_roofline.bytes_per_step(tied, torch.float32, 1, 0) == parameters("smollm2-135m") * 4
 
 
 def test_decode_roofline_runs_with_only_torch_and_transformers_and_prints_a_row_per_batch():
     # the lent GPU machine has torch and transformers but neither our package nor click/pydantic: block them
-    run_without_ours = ("import runpy, sys; sys.modules.update(dict.fromkeys(['click', 'pydantic', 'cycle_instruct'])); "
-                        "sys.argv = sys.argv[1:]; sys.path.insert(0, sys.argv[0].rpartition('/')[0]); "  # as `python script.py` does
-                        "runpy.run_path(sys.argv[0], run_name='__main__')")
-    out = subprocess.run([sys.executable, "-c", run_without_ours, str(ROOT / "benchmarks/decode_roofline.py"), "--shape", "tiny",
-                          "--batches", "1,4", "--prompt-len", "8", "--new-tokens", "6", "--copy-gib", "0.05"],
-                         capture_output=True, text=True, check=True).stdout
+    run_without_ours = (
+        "import runpy, sys; sys.modules.update(dict.fromkeys(['click', 'pydantic', 'cycle_instruct'])); "
+        "sys.argv = sys.argv[1:]; sys.path.insert(0, sys.argv[0].rpartition('/')[0]); "  # as `python script.py` does
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            run_without_ours,
+            str(ROOT / "benchmarks/decode_roofline.py"),
+            "--shape",
+            "tiny",
+            "--batches",
+            "1,4",
+            "--prompt-len",
+            "8",
+            "--new-tokens",
+            "6",
+            "--copy-gib",
+            "0.05",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert re.search(r"measured copy bandwidth [\d.]+ GB/s", out)
     rows = table_rows(out)
     assert [row[0] for row in rows] == ["1", "4"]
@@ -75,8 +102,25 @@ def test_decode_roofline_runs_with_only_torch_and_transformers_and_prints_a_row_
 
 
 def test_generation_benchmark_rounds_give_medians_and_ratio_ranges(tiny_model_dir):
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/generation.py"), "--base", str(tiny_model_dir), "--prompts", "4",
-                          "--max-new-tokens", "4", "--rows", "hf,hf1", "--rounds", "2"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/generation.py"),
+            "--base",
+            str(tiny_model_dir),
+            "--prompts",
+            "4",
+            "--max-new-tokens",
+            "4",
+            "--rows",
+            "hf,hf1",
+            "--rounds",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rounds = re.findall(r"^round (\d): (\w+) ([\d.]+) tok/s$", out, re.M)
     assert [(r, key) for r, key, _ in rounds] == [("1", "hf"), ("1", "hf1"), ("2", "hf"), ("2", "hf1")]
     (hf, hf1) = table_rows(out)

@@ -15,8 +15,10 @@ def run_bytecode(env_extra: dict, code: str = "from cycle_instruct.bytecode impo
 
 def test_it_leaves_bytecode_behind_where_python_would_not_write_it(tmp_path):
     (tmp_path / "stage_dep.py").write_text("VALUE = 1\n")
-    code = ("import sys; sys.path.insert(0, %r); from cycle_instruct.bytecode import compile_imports; "
-            "print(compile_imports(['stage_dep', 'no_such_package.module'])[1])") % str(tmp_path)
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from cycle_instruct.bytecode import compile_imports; "
+        "print(compile_imports(['stage_dep', 'no_such_package.module'])[1])"
+    )
     result = run_bytecode({"PYTHONDONTWRITEBYTECODE": "1"}, code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['no_such_package.module']"  # skipped, not an error
@@ -36,5 +38,10 @@ def test_every_module_it_names_imports_and_is_compiled():
 
 def test_without_the_variable_it_leaves_it_to_python():
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    result = subprocess.run([sys.executable, "-m", "cycle_instruct.bytecode"], capture_output=True, text=True, env={**env, "PYTHONPATH": str(ROOT / "src")})
+    result = subprocess.run(
+        [sys.executable, "-m", "cycle_instruct.bytecode"],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT / "src")},
+    )
     assert result.returncode == 0 and "nothing to do" in result.stdout

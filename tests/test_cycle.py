@@ -58,10 +58,24 @@ def test_a_pair_whose_generated_side_copies_its_original_is_never_reconstructed(
     distance, whatever wrote it; the other pairs keep their order."""
     engine = HFEngine(tiny_model_dir)
     text = "Plants use sunlight, water and carbon dioxide to make sugar."
-    pairs = [Record(id="a1", original="response", instruction="How do plants make food?", response=text, iteration=1),
-             Record(id="a2", original="response", instruction=text.upper(), response=text, iteration=1),
-             Record(id="a3", original="response", instruction="What do plants use to make sugar from sunlight?", response=text, iteration=1),
-             Record(id="q1", original="instruction", instruction="Why is the sky blue?", response="Why is the sky blue, then?", iteration=1)]
+    pairs = [
+        Record(id="a1", original="response", instruction="How do plants make food?", response=text, iteration=1),
+        Record(id="a2", original="response", instruction=text.upper(), response=text, iteration=1),
+        Record(
+            id="a3",
+            original="response",
+            instruction="What do plants use to make sugar from sunlight?",
+            response=text,
+            iteration=1,
+        ),
+        Record(
+            id="q1",
+            original="instruction",
+            instruction="Why is the sky blue?",
+            response="Why is the sky blue, then?",
+            iteration=1,
+        ),
+    ]
     out, stats = complete(engine, pairs, CFG, PROMPTS, reads="generated", keep_rejected=True)
     assert [r.id for r in out] == ["a1", "a2", "a3", "q1"]
     assert out[1].reconstruction is None and out[3].reconstruction is None  # equal up to case; ROUGE-L F1 0.91

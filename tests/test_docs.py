@@ -28,8 +28,12 @@ def _models(model: type[BaseModel], seen=None):
 
 
 def test_every_params_field_has_a_description():
-    undescribed = [f"{model.__name__}.{name}" for model in _models(Params)
-                   for name, field in model.model_fields.items() if not (field.description or "").strip()]
+    undescribed = [
+        f"{model.__name__}.{name}"
+        for model in _models(Params)
+        for name, field in model.model_fields.items()
+        if not (field.description or "").strip()
+    ]
     assert undescribed == []
 
 
@@ -52,11 +56,19 @@ def test_the_params_page_lists_every_key_of_params_yaml():
     assert "| `train.lr` | float, > 0 | `0.002` | Peak learning rate" in page  # type, value in params.yaml, description
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None,
-                    reason="mkdocs and mkdocs-material are not installed (pip install -e '.[docs]'; make test installs them)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None,
+    reason="mkdocs and mkdocs-material are not installed (pip install -e '.[docs]'; make test installs them)",
+)
 def test_the_docs_build_with_no_broken_link(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
-                            cwd=ROOT, capture_output=True, text=True, check=False, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     page = (tmp_path / "site/params/index.html").read_text(encoding="utf-8")
     assert "segment.question_rule" in page and "Paper: <code>contains</code>" in page  # the generated reference is in the site

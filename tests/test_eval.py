@@ -9,7 +9,13 @@ from conftest import TINY, dvc, make_project, ran_stages
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).parent / "data"
-METHODS = ["vanilla", "all_sft", "rand20", "cycle_inst_1", "cycle_filt_1"]  # clust20 is built (below), not fine-tuned on: same stage as rand20
+METHODS = [
+    "vanilla",
+    "all_sft",
+    "rand20",
+    "cycle_inst_1",
+    "cycle_filt_1",
+]  # clust20 is built (below), not fine-tuned on: same stage as rand20
 EVAL_TINY = {
     **TINY,
     "iterations": {"1": {"prev": "0"}},
@@ -28,7 +34,9 @@ def read_jsonl(path):
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory, dvc_cache):
-    root = make_project(tmp_path_factory.mktemp("eval"), EVAL_TINY, dvc_cache, {"data/raw/dolly.jsonl": (DATA / "dolly.jsonl").read_text()})
+    root = make_project(
+        tmp_path_factory.mktemp("eval"), EVAL_TINY, dvc_cache, {"data/raw/dolly.jsonl": (DATA / "dolly.jsonl").read_text()}
+    )
     method = dvc("repro", cwd=root)  # the evaluation reads the method's outputs; it never builds them
     assert method.returncode == 0, method.stdout[-3000:] + method.stderr[-3000:]
     run = dvc("--cd", "eval", "repro", cwd=root)
@@ -87,7 +95,9 @@ def test_baselines_are_built_from_seeds(evaluated):
         metrics = json.loads((root / f"eval/metrics/backtranslate/{name}.json").read_text())
         assert metrics["seeds"] == 2 and metrics["rest"] == 7
         pairs = read_jsonl(root / f"eval/data/datasets/{name}.jsonl")
-        seeds = [p for p in pairs if p["instruction"] == gold[p["id"]]["instruction"] and p["response"] == gold[p["id"]]["response"]]
+        seeds = [
+            p for p in pairs if p["instruction"] == gold[p["id"]]["instruction"] and p["response"] == gold[p["id"]]["response"]
+        ]
         assert len(seeds) >= 2 and len(pairs) == metrics["pairs"]
 
 
@@ -98,7 +108,9 @@ def test_quality_and_plots(evaluated):
     assert "pruned_relevance" in quality["cycle_filt_1"] and "vanilla" not in quality
     distances = json.loads((root / "eval/plots/distances.json").read_text())
     total = sum(b["kept"] + b["pruned"] for b in distances)  # every pair with a distance, kept or pruned
-    assert len(distances) == 20 and total == sum(r["distance"] is not None for r in read_jsonl(root / "eval/data/datasets/cycle_inst_1.jsonl"))
+    assert len(distances) == 20 and total == sum(
+        r["distance"] is not None for r in read_jsonl(root / "eval/data/datasets/cycle_inst_1.jsonl")
+    )
     trend = json.loads((root / "eval/plots/iterations.json").read_text())
     assert [(t["iteration"], t["method"]) for t in trend] == [(1, "cycle_inst"), (1, "cycle_filt")]
     shown = dvc("--cd", "eval", "plots", "show", "--json", cwd=root)  # what `dvc plots show` draws from these files

@@ -7,13 +7,16 @@ from cycle_instruct.overlap import rouge_l
 from cycle_instruct.records import Record
 
 
-@pytest.mark.parametrize("candidate,reference,expected", [
-    ("the cat sat on the mat", "the cat sat on the mat", 1.0),
-    ("", "anything", 0.0),
-    ("completely different words", "the cat sat", 0.0),
-    ("the cat on mat", "the cat sat on the mat", 2 * (4 / 4) * (4 / 6) / (4 / 4 + 4 / 6)),  # LCS = 4
-    ("The CAT, sat!", "the cat sat", 1.0),
-])
+@pytest.mark.parametrize(
+    "candidate,reference,expected",
+    [
+        ("the cat sat on the mat", "the cat sat on the mat", 1.0),
+        ("", "anything", 0.0),
+        ("completely different words", "the cat sat", 0.0),
+        ("the cat on mat", "the cat sat on the mat", 2 * (4 / 4) * (4 / 6) / (4 / 4 + 4 / 6)),  # LCS = 4
+        ("The CAT, sat!", "the cat sat", 1.0),
+    ],
+)
 def test_rouge_l_is_lcs_f1_over_words(candidate, reference, expected):
     assert rouge_l(candidate, reference) == pytest.approx(expected)
 
@@ -40,7 +43,9 @@ def test_cluster_seeds_pick_one_central_member_per_cluster():
 
 def test_only_side_hides_the_other_side():
     pair = Record(id="q1", original="instruction", instruction="Why?", response="Because.", source={"doc": "d", "paragraph": 0})
-    assert only_side(pair, "response") == Record(id="q1", original="response", response="Because.", source={"doc": "d", "paragraph": 0})
+    assert only_side(pair, "response") == Record(
+        id="q1", original="response", response="Because.", source={"doc": "d", "paragraph": 0}
+    )
 
 
 def test_small_helpers():

@@ -32,10 +32,20 @@ def pairs(n: int, seed: int = 0) -> list[Record]:
     out = []
     for i in range(n):
         side = "instruction" if i % 2 else "response"
-        question, answer = f"What is item {i}, \"quoted\" and ü?", f"Item {i} is a thing.\nIt has two lines."
-        out.append(Record(id=f"{side[0]}{i:06d}", original=side, instruction=question, response=answer, iteration=2,
-                          source={"doc": f"data/raw/faq_0{i % 4 + 1}.txt", "paragraph": i}, raw=question if side == "instruction" else answer,
-                          reconstruction="something", distance=round(rng.random() * 1.2, 6)))
+        question, answer = f'What is item {i}, "quoted" and ü?', f"Item {i} is a thing.\nIt has two lines."
+        out.append(
+            Record(
+                id=f"{side[0]}{i:06d}",
+                original=side,
+                instruction=question,
+                response=answer,
+                iteration=2,
+                source={"doc": f"data/raw/faq_0{i % 4 + 1}.txt", "paragraph": i},
+                raw=question if side == "instruction" else answer,
+                reconstruction="something",
+                distance=round(rng.random() * 1.2, 6),
+            )
+        )
     return out
 
 
@@ -73,8 +83,18 @@ def project(tmp_path_factory):
     git("init", "-q", cwd=root)
     git("add", "-A", cwd=root)
     commit(root, "init")
-    result = run_stage("export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics",
-                       "--out", "data/export", "--timing", "metrics/timings/export.json", cwd=root)
+    result = run_stage(
+        "export.py",
+        "--dataset",
+        "data/final/cycle_filt.jsonl",
+        "--metrics-dir",
+        "metrics",
+        "--out",
+        "data/export",
+        "--timing",
+        "metrics/timings/export.json",
+        cwd=root,
+    )
     assert result.returncode == 0, result.stderr
     return root
 
@@ -99,7 +119,13 @@ def test_every_format_is_written_and_loads_in_datasets(project, tmp_path):
     from datasets import load_dataset
 
     out, records = project / "data/export", pairs(N)
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "alpaca.jsonl", "messages.jsonl", "sharegpt.jsonl", "train.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "alpaca.jsonl",
+        "messages.jsonl",
+        "sharegpt.jsonl",
+        "train.parquet",
+    ]
     for config in ("messages", "sharegpt", "alpaca", "parquet"):  # the JSONL files by the card's configs, as the hub would
         source = ("parquet", {"data_files": str(out / "train.parquet")}) if config == "parquet" else (str(out), {"name": config})
         rows = load_dataset(source[0], split="train", cache_dir=str(tmp_path), **source[1]).to_list()
@@ -113,9 +139,18 @@ def test_every_format_is_written_and_loads_in_datasets(project, tmp_path):
         elif config == "alpaca":
             assert first == {"id": r.id, "instruction": r.instruction, "input": "", "output": r.response}
         else:
-            assert {k: first[k] for k in ("instruction", "response", "original", "iteration", "distance", "source_doc", "source_paragraph")} == {
-                "instruction": r.instruction, "response": r.response, "original": r.original, "iteration": 2, "distance": r.distance,
-                "source_doc": r.source["doc"], "source_paragraph": r.source["paragraph"]}
+            assert {
+                k: first[k]
+                for k in ("instruction", "response", "original", "iteration", "distance", "source_doc", "source_paragraph")
+            } == {
+                "instruction": r.instruction,
+                "response": r.response,
+                "original": r.original,
+                "iteration": 2,
+                "distance": r.distance,
+                "source_doc": r.source["doc"],
+                "source_paragraph": r.source["paragraph"],
+            }
     plain = load_dataset("json", data_files=str(out / "messages.jsonl"), split="train", cache_dir=str(tmp_path))  # no card needed
     assert plain.column_names == ["id", "messages"]
 
@@ -144,7 +179,9 @@ def test_the_embedded_smollm2_chat_template_takes_every_messages_record(project)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
     rows = jsonl(project / "data/export/messages.jsonl")
     chat_template_renders_every_record(tokenizer, rows)
-    assert "<|im_start|>assistant\n" + rows[0]["messages"][1]["content"] in tokenizer.apply_chat_template(rows[0]["messages"], tokenize=False)
+    assert "<|im_start|>assistant\n" + rows[0]["messages"][1]["content"] in tokenizer.apply_chat_template(
+        rows[0]["messages"], tokenize=False
+    )
 
 
 def test_one_sft_step_on_the_messages_file(project, tiny_model_dir):
@@ -152,10 +189,16 @@ def test_one_sft_step_on_the_messages_file(project, tiny_model_dir):
     from cycle_instruct.training import lora_model, train_lora
 
     rows = jsonl(project / "data/export/messages.jsonl")
-    cfg = shipped_params(train={"micro_batch": len(rows), "effective_batch": len(rows), "epochs": 1, "cutoff": 128}).train  # one step, every pair
+    cfg = shipped_params(
+        train={"micro_batch": len(rows), "effective_batch": len(rows), "epochs": 1, "cutoff": 128}
+    ).train  # one step, every pair
     model = lora_model(load_model(tiny_model_dir, trainable=True), cfg)
-    curve, summary = train_lora(model, load_tokenizer(tiny_model_dir, padding_side="right"),
-                                [(row["messages"][:-1], row["messages"][-1]["content"]) for row in rows], cfg)
+    curve, summary = train_lora(
+        model,
+        load_tokenizer(tiny_model_dir, padding_side="right"),
+        [(row["messages"][:-1], row["messages"][-1]["content"]) for row in rows],
+        cfg,
+    )
     assert summary["examples"] == N and summary["optimizer_steps"] == 1 and math.isfinite(curve[0]["loss"])
 
 
@@ -163,8 +206,17 @@ def test_trl_sft_trainer_takes_the_messages_file(project, tiny_model_dir, tmp_pa
     trl = pytest.importorskip("trl")  # optional: not a dependency
     from datasets import load_dataset
 
-    data = load_dataset("json", data_files=str(project / "data/export/messages.jsonl"), split="train", cache_dir=str(tmp_path / "cache"))
-    args = trl.SFTConfig(output_dir=str(tmp_path / "out"), max_steps=1, per_device_train_batch_size=2, report_to=[], use_cpu=True, save_strategy="no")
+    data = load_dataset(
+        "json", data_files=str(project / "data/export/messages.jsonl"), split="train", cache_dir=str(tmp_path / "cache")
+    )
+    args = trl.SFTConfig(
+        output_dir=str(tmp_path / "out"),
+        max_steps=1,
+        per_device_train_batch_size=2,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+    )
     result = trl.SFTTrainer(model=str(tiny_model_dir), train_dataset=data, args=args).train()
     assert result.global_step == 1 and math.isfinite(result.training_loss)
 
@@ -209,8 +261,12 @@ def test_the_card_numbers_are_the_metrics_files(project):
     segment, reformat, embed, prune = m("segment.json"), m("reformat.json"), m("embed.json"), m("prune.json")
 
     seg = table(card, "count", "value")
-    assert {k: int(v[0]) for k, v in seg.items()} == {k: v for k, v in segment.items() if k != "wall_seconds" and not k.startswith("scrubbed_")}
-    assert {k: int(v[0]) for k, v in table(card, "kind", "replaced").items()} == {k.removeprefix("scrubbed_"): v for k, v in SCRUBBED.items()}
+    assert {k: int(v[0]) for k, v in seg.items()} == {
+        k: v for k, v in segment.items() if k != "wall_seconds" and not k.startswith("scrubbed_")
+    }
+    assert {k: int(v[0]) for k, v in table(card, "kind", "replaced").items()} == {
+        k.removeprefix("scrubbed_"): v for k, v in SCRUBBED.items()
+    }
 
     stages = table(card, "stage", "in", "out", "rejected")
     for side, name in (("instructions", "questions"), ("responses", "answers")):
@@ -222,10 +278,14 @@ def test_the_card_numbers_are_the_metrics_files(project):
     for k in iterations:
         for step in ("relabel_answers", "relabel_questions"):
             row, it = stages[f"{step}@{k}"], m(f"iterations/{k}/{step}.json")
-            assert [number(c) for c in row[:3]] == [it["in"], it["out"], it["rejected"]] and reasons(row[3]) == it["rejected_by_reason"]
+            assert [number(c) for c in row[:3]] == [it["in"], it["out"], it["rejected"]] and reasons(row[3]) == it[
+                "rejected_by_reason"
+            ]
     for side in ("questions", "answers"):
         row, rec = stages[f"embed: reconstruct {side}"], embed[f"reconstruct_{side}"]
-        assert [number(row[0]), number(row[2])] == [rec["generated"], rec["rejected"]] and reasons(row[3]) == rec["rejected_by_reason"]
+        assert [number(row[0]), number(row[2])] == [rec["generated"], rec["rejected"]] and reasons(row[3]) == rec[
+            "rejected_by_reason"
+        ]
     assert number(stages["embed (Cycle-Inst)"][1]) == embed["pairs"]
     row = stages["prune (Cycle-Filt)"]
     assert [number(c) for c in row[:3]] == [prune["in"], prune["kept"], prune["pruned"]] and reasons(row[3]) == PRUNED_BY_REASON
@@ -235,18 +295,27 @@ def test_the_card_numbers_are_the_metrics_files(project):
     for n, k in enumerate(iterations):
         for step, label in (("train_bwd", "M_AQ (answer -> question)"), ("train_fwd", "M_QA (question -> answer)")):
             row, it = training[label if n == 0 else f"{label}#{n + 1}"], m(f"iterations/{k}/{step}.json")
-            assert row[0] == k and [number(c) for c in row[1:]] == [it[x] for x in ("examples", "optimizer_steps", "first_loss", "final_loss", "mean_loss_last_epoch")]
+            assert row[0] == k and [number(c) for c in row[1:]] == [
+                it[x] for x in ("examples", "optimizer_steps", "first_loss", "final_loss", "mean_loss_last_epoch")
+            ]
 
     distances = table(card, "pairs", "count", "mean")
-    for name, count, stats in (("Cycle-Inst (all)", embed["pairs"], embed["distance"]), ("kept", prune["kept"], prune["distance_kept"]),
-                               ("pruned", prune["pruned"], prune["distance_pruned"])):
+    for name, count, stats in (
+        ("Cycle-Inst (all)", embed["pairs"], embed["distance"]),
+        ("kept", prune["kept"], prune["distance_kept"]),
+        ("pruned", prune["pruned"], prune["distance_pruned"]),
+    ):
         assert [number(c) for c in distances[name]] == [count, stats["mean"], stats["median"], stats["p95"]]
     histogram = {b["distance"]: [b["kept"], b["pruned"]] for b in m("plots/distances.json") if b["kept"] or b["pruned"]}
     assert {float(k): [int(c) for c in v] for k, v in table(card, "distance from", "kept", "pruned").items()} == histogram
 
     files = table(card, "file", "config", "rows")
     assert {k: (v[0], int(v[1])) for k, v in files.items()} == {
-        "`messages.jsonl`": ("messages", N), "`sharegpt.jsonl`": ("sharegpt", N), "`alpaca.jsonl`": ("alpaca", N), "`train.parquet`": ("parquet", N)}
+        "`messages.jsonl`": ("messages", N),
+        "`sharegpt.jsonl`": ("sharegpt", N),
+        "`alpaca.jsonl`": ("alpaca", N),
+        "`train.parquet`": ("parquet", N),
+    }
     assert f"\n{N} instruction-response pairs" in card
 
 
@@ -262,10 +331,15 @@ def test_the_card_header_params_and_provenance(project):
     assert list(shaped) == ["model", "segment", "reformat", "generate", "train", "iterations", "prune"]
     for name in shaped:
         section = getattr(params, name)
-        assert shaped[name] == (section.model_dump() if hasattr(section, "model_dump") else {k: v.model_dump() for k, v in section.items()})
+        assert shaped[name] == (
+            section.model_dump() if hasattr(section, "model_dump") else {k: v.model_dump() for k, v in section.items()}
+        )
 
     source, run = table(card, "corpus", "value"), table(card, "run", "value")
-    assert source["input (segment.input)"] == ["`data/raw`"] and int(source["files read"][0]) == json.loads((project / "metrics/segment.json").read_text())["files"]
+    assert (
+        source["input (segment.input)"] == ["`data/raw`"]
+        and int(source["files read"][0]) == json.loads((project / "metrics/segment.json").read_text())["files"]
+    )
     assert len(source["content sha256"][0].strip("`")) == 64
     assert run["git commit"] == [f"`{git('rev-parse', 'HEAD', cwd=project).strip()}`"]
     assert run["uncommitted changes to tracked files"] == ["no"]
@@ -279,7 +353,9 @@ def test_a_dirty_tree_and_another_corpus_change_the_card(project, tmp_path):
     before = (copy / "data/export/README.md").read_text()
     with open(copy / "data/raw/faq_01.txt", "a") as f:
         f.write("\nOne more line.\n")
-    result = run_stage("export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics", "--out", "data/export", cwd=copy)
+    result = run_stage(
+        "export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics", "--out", "data/export", cwd=copy
+    )
     assert result.returncode == 0, result.stderr
     after = (copy / "data/export/README.md").read_text()
     assert table(after, "run", "value")["uncommitted changes to tracked files"] == ["yes: data/raw/faq_01.txt"]
@@ -294,7 +370,9 @@ def test_a_dvc_runs_card_finds_its_run_in_dvc_lock(dvc_run):
     card = (root / "data/export/README.md").read_text()
     deps = {d["path"]: d["md5"] for d in yaml.safe_load((root / "dvc.lock").read_text())["stages"]["export"]["deps"]}
     assert {k.strip("`"): v[0].strip("`") for k, v in table(card, "dep", "md5").items()} == deps
-    assert {"data/judge/passed.jsonl", "data/raw", "metrics/iterations", "src/cycle_instruct/templates/dataset_card.md"} <= set(deps)
+    assert {"data/judge/passed.jsonl", "data/raw", "metrics/iterations", "src/cycle_instruct/templates/dataset_card.md"} <= set(
+        deps
+    )
     assert deps["metrics/iterations"].endswith(".dir") and "dvc.lock sha256" not in card
     started = git("rev-parse", "HEAD", cwd=root).strip()
     run = table(card, "run", "value")
@@ -313,7 +391,9 @@ def test_export_formats_is_a_param(project, tmp_path):
     copy = tmp_path / "p"
     shutil.copytree(project, copy)
     write_params(copy, {"export": {"formats": ["alpaca"]}})
-    result = run_stage("export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics", "--out", "data/export", cwd=copy)
+    result = run_stage(
+        "export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics", "--out", "data/export", cwd=copy
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (copy / "data/export").iterdir()) == ["README.md", "alpaca.jsonl"]
     meta = yaml.safe_load((copy / "data/export/README.md").read_text().split("---\n")[1])
@@ -321,9 +401,12 @@ def test_export_formats_is_a_param(project, tmp_path):
     assert EXPORT_FORMATS == tuple(FORMATS)  # params.py names the formats without importing export.py
 
     write_params(copy, {"export": {"formats": ["alpaca", "csv"]}})
-    result = run_stage("export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics", "--out", "data/export", cwd=copy)
+    result = run_stage(
+        "export.py", "--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics", "--out", "data/export", cwd=copy
+    )
     assert result.returncode == 1 and result.stderr.strip() == (
-        "error: params.yaml: export.formats.1 = 'csv': should be 'messages', 'sharegpt', 'alpaca' or 'parquet'")
+        "error: params.yaml: export.formats.1 = 'csv': should be 'messages', 'sharegpt', 'alpaca' or 'parquet'"
+    )
     with pytest.raises(UserError, match="give each format once"):
         shipped_params(export={"formats": []})
 
@@ -337,10 +420,14 @@ def test_export_refuses_half_pairs_and_stale_metrics(project, tmp_path):
     args = ("--dataset", "data/final/cycle_filt.jsonl", "--metrics-dir", "metrics", "--out", "data/fresh")
     result = run_stage("export.py", *args, cwd=copy)
     assert result.returncode == 1 and result.stderr.strip() == (
-        f"error: data/final/cycle_filt.jsonl: record {half[3].id} has no response; export takes full pairs, such as data/final/cycle_filt.jsonl")
+        f"error: data/final/cycle_filt.jsonl: record {half[3].id} has no response; export takes full pairs, such as data/final/cycle_filt.jsonl"
+    )
     write_records(copy / "data/final/cycle_filt.jsonl", pairs(N - 1))
     result = run_stage("export.py", *args, cwd=copy)
-    assert result.returncode == 1 and f"metrics/judge.json: {N} pairs kept, but data/final/cycle_filt.jsonl holds {N - 1}" in result.stderr
+    assert (
+        result.returncode == 1
+        and f"metrics/judge.json: {N} pairs kept, but data/final/cycle_filt.jsonl holds {N - 1}" in result.stderr
+    )
     assert len(result.stderr.strip().splitlines()) == 1 and not (copy / "data/fresh").exists()
 
 
@@ -348,20 +435,47 @@ def test_the_card_template_is_in_the_wheel(tmp_path):
     """A pip-installed package holds the template (package-data), not only a source checkout."""
     for name in ("src", "pyproject.toml", "README.md"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / "pkg" / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"),
-                    str(tmp_path / "pkg")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            str(tmp_path / "pkg"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     assert "cycle_instruct/templates/dataset_card.md" in zipfile.ZipFile(wheel).namelist()
 
 
 # adapters: a real card, and a base model that loads from anywhere (or says how)
 
+
 def train_adapter(project, params, base):
     from cycle_instruct.steps.train import run
 
-    write_records(project / "pairs.jsonl", [Record(id=f"a{i}", original="response", instruction=f"Why {i}?", response="Because.", iteration=1) for i in range(4)])
-    run(params, "fwd", base=base, pairs="pairs.jsonl", previous="none", out="data/iterations/1/m_qa",
-        prompt_files=[str(ROOT / "prompts" / "forward.txt")], metrics="m.json", curve="c.json")
+    write_records(
+        project / "pairs.jsonl",
+        [Record(id=f"a{i}", original="response", instruction=f"Why {i}?", response="Because.", iteration=1) for i in range(4)],
+    )
+    run(
+        params,
+        "fwd",
+        base=base,
+        pairs="pairs.jsonl",
+        previous="none",
+        out="data/iterations/1/m_qa",
+        prompt_files=[str(ROOT / "prompts" / "forward.txt")],
+        metrics="m.json",
+        curve="c.json",
+    )
     return project / "data/iterations/1/m_qa"
 
 
@@ -373,7 +487,9 @@ def test_an_adapter_with_an_absolute_base_loads_from_anywhere(tiny_model_dir, tm
 
     (tmp_path / "project").mkdir()
     monkeypatch.chdir(tmp_path / "project")
-    adapter = train_adapter(tmp_path / "project", shipped_params(model={"base": str(tiny_model_dir)}, train=TRAIN), str(tiny_model_dir))
+    adapter = train_adapter(
+        tmp_path / "project", shipped_params(model={"base": str(tiny_model_dir)}, train=TRAIN), str(tiny_model_dir)
+    )
     assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_model_dir)
     card, metrics = (adapter / "README.md").read_text(), json.loads((tmp_path / "project/m.json").read_text())
     assert "More Information Needed" not in card and "# M_QA (question -> answer), iteration 1" in card
@@ -418,6 +534,7 @@ def test_base_reference(tiny_model_dir, tmp_path, monkeypatch):
 
 # cycle-instruct show
 
+
 def show(*args, cwd):
     return subprocess.run(["cycle-instruct", "show", *args], cwd=cwd, capture_output=True, text=True)
 
@@ -431,14 +548,18 @@ def test_show_sorts_by_distance(project):
     assert shown_ids(show("-n", "3", "--sort", "distance", cwd=project).stdout) == by_distance[:3]
     assert shown_ids(show("-n", "3", "--sort=-distance", cwd=project).stdout) == by_distance[::-1][:3]
     assert shown_ids(show("-n", "3", "--worst", cwd=project).stdout) == by_distance[::-1][:3]
-    assert shown_ids(show("-n", "2", cwd=project).stdout) == [r.id for r in pairs(2)]  # default: the file's order, cycle_filt.jsonl
+    assert shown_ids(show("-n", "2", cwd=project).stdout) == [
+        r.id for r in pairs(2)
+    ]  # default: the file's order, cycle_filt.jsonl
 
 
 def test_show_pruned(project):
     dropped = [r.id for r in pairs(4, seed=1)]
     assert shown_ids(show("--pruned", cwd=project).stdout) == dropped
     assert shown_ids(show("--pruned", "data/final/cycle_filt.jsonl", cwd=project).stdout) == dropped
-    assert shown_ids(show("--pruned", "--worst", "-n", "1", cwd=project).stdout) == [max(pairs(4, seed=1), key=lambda r: r.distance).id]
+    assert shown_ids(show("--pruned", "--worst", "-n", "1", cwd=project).stdout) == [
+        max(pairs(4, seed=1), key=lambda r: r.distance).id
+    ]
 
 
 def test_show_prints_export_formats(project):
@@ -448,18 +569,24 @@ def test_show_prints_export_formats(project):
         assert [json.loads(line) for line in out.stdout.splitlines()] == jsonl(project / f"data/export/{fmt}.jsonl")[:2]
 
 
-@pytest.mark.parametrize("content, why", [
-    ("# a README\n", "not JSON (Expecting value)"),
-    ('{"id": "q1", "original": "instruction"}\n[1, 2]\n', "no id and no original"),
-    ('{"instruction": "Why?"}\n', "no id and no original"),
-    (b"\x89PNG\r\n\x1a\n\xff\xfe", "not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        ("# a README\n", "not JSON (Expecting value)"),
+        ('{"id": "q1", "original": "instruction"}\n[1, 2]\n', "no id and no original"),
+        ('{"instruction": "Why?"}\n', "no id and no original"),
+        (b"\x89PNG\r\n\x1a\n\xff\xfe", "not UTF-8 text"),
+    ],
+)
 def test_show_refuses_a_file_that_is_not_records_in_one_line(tmp_path, content, why):
     path = tmp_path / "x.jsonl"
     path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
     result = show(str(path), cwd=tmp_path)
     line = 2 if "[1, 2]" in str(content) else 1
     assert result.returncode == 1 and result.stdout.count("[q1]") == (line == 2)  # records stream until the bad line
-    assert result.stderr.strip() == f"error: {path}:{line}: not a cycle-instruct record file (JSONL of records, such as data/final/cycle_filt.jsonl): {why}"
+    assert (
+        result.stderr.strip()
+        == f"error: {path}:{line}: not a cycle-instruct record file (JSONL of records, such as data/final/cycle_filt.jsonl): {why}"
+    )
     missing = show(cwd=tmp_path)
     assert missing.returncode == 1 and missing.stderr.startswith("error: data/final/cycle_filt.jsonl: no such file")

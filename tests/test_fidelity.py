@@ -17,16 +17,21 @@ PARAMS = shipped_params()
 
 # Real documentation paragraphs (Sphinx's and docutils' docs) with rewrites by the embedded
 # SmolLM2-135M: faithful ones, and ones that invented or lost content (read and judged by hand).
-SPHINX_ONLY = ("Include the content of the directive only if the expression is true. The expression should consist of tags, "
-               "like this: .. only:: html and draft")
+SPHINX_ONLY = (
+    "Include the content of the directive only if the expression is true. The expression should consist of tags, "
+    "like this: .. only:: html and draft"
+)
 FAITHFUL = [
     (SPHINX_ONLY, "The directive's content is included only when its expression, made of tags such as html and draft, is true."),
     ("How can I get a new feature into Docutils?", "How do I get a new feature added to Docutils?"),
     ("I can't get key bindings to work in Tkinter: why?", "Why don't my key bindings work in Tkinter?"),
 ]
 DRIFTED = [  # the `.. only:: html` directive became a story about a new employee
-    (".. only:: html", "Sarah had just started her new job at the company. On her first day, her manager showed her around the office "
-                       "and introduced her to the team."),
+    (
+        ".. only:: html",
+        "Sarah had just started her new job at the company. On her first day, her manager showed her around the office "
+        "and introduced her to the team.",
+    ),
     (SPHINX_ONLY, "Welcome to our team! We are glad to have you with us and hope you enjoy your first week."),
 ]
 
@@ -62,7 +67,14 @@ def test_a_question_that_lost_its_content_words():
     assert content_kept("Why?", "Why?") == 1.0  # nothing to lose
 
 
-GENERIC = ["Can you explain this?", "What is this about?", "Tell me more.", "Can you help me with this?", "What do you think?", "Summarize this."]
+GENERIC = [
+    "Can you explain this?",
+    "What is this about?",
+    "Tell me more.",
+    "Can you help me with this?",
+    "What do you think?",
+    "Summarize this.",
+]
 
 
 def test_generic_questions_fit_any_answer_and_are_told_apart(embedder):
@@ -87,9 +99,13 @@ def test_too_few_answers_to_tell_skip_the_test(embedder):
 
 def test_relabel_drops_generic_pseudo_questions_and_counts_them(embedder):
     pairs = demo_pairs()[:30]
-    records = [Record(id=f"a{i}", original="response", response=a, instruction=GENERIC[i % len(GENERIC)] if i < 3 else q)
-               for i, (q, a) in enumerate(pairs)]
-    records.append(Record(id="q0", original="instruction", instruction="Why is the sky blue?", response="Tell me more."))  # a pseudo-answer: not tested
+    records = [
+        Record(id=f"a{i}", original="response", response=a, instruction=GENERIC[i % len(GENERIC)] if i < 3 else q)
+        for i, (q, a) in enumerate(pairs)
+    ]
+    records.append(
+        Record(id="q0", original="instruction", instruction="Why is the sky blue?", response="Tell me more.")
+    )  # a pseudo-answer: not tested
     stats = {"in": 31, "out": 31, "rejected": 2, "rejected_by_reason": {"echo": 2}}
     kept, stats = drop_generic(records, stats, embedder, PARAMS.generate.min_specificity)
     assert [r.id for r in records if r not in kept] == ["a0", "a1", "a2"]

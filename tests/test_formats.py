@@ -24,13 +24,16 @@ def reading(**changes) -> Reading:
     return Reading(shipped_params(segment=changes).segment)
 
 
-@pytest.mark.parametrize("name,fields,expected", [
-    ("dolly.jsonl", {}, "instructions"),
-    ("flashcards.jsonl", FLASHCARDS, "instructions"),
-    ("flashcards.jsonl", {}, None),  # its input/output fields are not the default instruction/response
-    ("oasst.jsonl", {}, "oasst"),
-    ("wikihow.jsonl", {}, "text"),
-])
+@pytest.mark.parametrize(
+    "name,fields,expected",
+    [
+        ("dolly.jsonl", {}, "instructions"),
+        ("flashcards.jsonl", FLASHCARDS, "instructions"),
+        ("flashcards.jsonl", {}, None),  # its input/output fields are not the default instruction/response
+        ("oasst.jsonl", {}, "oasst"),
+        ("wikihow.jsonl", {}, "text"),
+    ],
+)
 def test_the_first_record_of_each_sample_tells_its_format(name, fields, expected):
     assert detect(rows(name)[0], reading(fields=fields).fields) == expected
 
@@ -40,8 +43,13 @@ def test_segment_format_resolves_to_a_function_of_the_table():
     chat, tree = {"conversations": []}, rows("oasst.jsonl")[0]
     assert [format_of("dialogue", "f.jsonl", first, fields) for first in (chat, tree)] == ["chat", "oasst"]
     assert format_of("text", "f.jsonl", tree, fields) == "text"  # a setting is taken as it is
-    assert {format_of(s, "f.jsonl", r, fields) for s in ("auto", "dialogue", "text", "instructions") for r in (chat, tree)} <= set(FORMATS)
-    with pytest.raises(UserError, match=r"^f\.jsonl:1: cannot tell the format from the fields \['input', 'instruction', 'output'\]; set segment.format"):
+    assert {
+        format_of(s, "f.jsonl", r, fields) for s in ("auto", "dialogue", "text", "instructions") for r in (chat, tree)
+    } <= set(FORMATS)
+    with pytest.raises(
+        UserError,
+        match=r"^f\.jsonl:1: cannot tell the format from the fields \['input', 'instruction', 'output'\]; set segment.format",
+    ):
         format_of("auto", "f.jsonl", rows("flashcards.jsonl")[0], fields)
 
 
@@ -74,13 +82,20 @@ def test_oasst_gives_a_real_prompt_and_its_replies_with_their_gold_pairs():
     r = reading()
     FORMATS["oasst"](r, "o.jsonl", list(enumerate([prompt, *replies], 1)))
     assert [(i.side, i.text, i.source["doc"]) for i in r.corpus.items] == [
-        (INSTRUCTION, prompt["text"], "o.jsonl:1"), *((RESPONSE, m["text"].strip(), f"o.jsonl:{n}") for n, m in enumerate(replies, 2))
+        (INSTRUCTION, prompt["text"], "o.jsonl:1"),
+        *((RESPONSE, m["text"].strip(), f"o.jsonl:{n}") for n, m in enumerate(replies, 2)),
     ]
     assert [i.gold for i in r.corpus.items[1:]] == [(prompt["text"], m["text"].strip()) for m in replies]
 
 
 def test_chat_gives_user_turns_as_questions_and_pairs_each_reply_with_its_question():
-    record = {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "What is 2+2?"}, {"from": "gpt", "value": " 4. "}]}
+    record = {
+        "conversations": [
+            {"from": "system", "value": "Be brief."},
+            {"from": "human", "value": "What is 2+2?"},
+            {"from": "gpt", "value": " 4. "},
+        ]
+    }
     r = reading()
     FORMATS["chat"](r, "c.jsonl", [(3, record)])
     assert [(i.side, i.text, i.source, i.gold) for i in r.corpus.items] == [

@@ -1,7 +1,7 @@
 import pytest
 
-from cycle_instruct.generate import Generation, generate, reject_reason, summarize
 from cycle_instruct.engines import HFEngine
+from cycle_instruct.generate import Generation, generate, reject_reason, summarize
 from cycle_instruct.prompts import forward_messages, shipped_prompts
 
 from conftest import shipped_params
@@ -9,18 +9,21 @@ from conftest import shipped_params
 PROMPTS = shipped_prompts()
 
 
-@pytest.mark.parametrize("text,reason", [
-    ("", "empty"),
-    ("   \n", "empty"),
-    ("Sure <|im_start|>assistant", "template_leak"),
-    ("Paris.\nuser\nAnd Rome?", "template_leak"),
-    ("Assistant: Paris.", "template_leak"),
-    ("what is the capital of France", "echo"),  # the source, up to case and punctuation
-    ("Paris is the capital of France.", None),
-    ("The credits were used to create an effect called the movie " * 4, "repetitive"),
-    ("Run this:\n```python\nimport os\nprint(os.getcwd(", "unclosed_code"),
-    ("Run this:\n```python\nimport os\n```\nIt prints the folder.", None),
-])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ("", "empty"),
+        ("   \n", "empty"),
+        ("Sure <|im_start|>assistant", "template_leak"),
+        ("Paris.\nuser\nAnd Rome?", "template_leak"),
+        ("Assistant: Paris.", "template_leak"),
+        ("what is the capital of France", "echo"),  # the source, up to case and punctuation
+        ("Paris is the capital of France.", None),
+        ("The credits were used to create an effect called the movie " * 4, "repetitive"),
+        ("Run this:\n```python\nimport os\nprint(os.getcwd(", "unclosed_code"),
+        ("Run this:\n```python\nimport os\n```\nIt prints the folder.", None),
+    ],
+)
 def test_reject_reasons(text, reason):
     assert reject_reason(text, "What is the capital of France?", "What is the capital of France?") == reason
 
@@ -36,7 +39,7 @@ BOILERPLATE = [  # kept as instructions on real documentation before this check 
     "I'm glad to hear that you're interested in using GitLab to collaborate with others.",
     "Here's the user's message:\n\nYugoslavia was made up of 7 countries.",
     "Here is the response:\n\nLake Superior is the largest of the Great Lakes.",
-    "The answer to the user's question is: \"The Carolinas\"",
+    'The answer to the user\'s question is: "The Carolinas"',
     "GitHub Actions runs make html.\n\nIn this rewritten version, I've rephrased the original text to make it more concise.",
 ]
 NOT_BOILERPLATE = [  # ordinary questions and answers that share words with the patterns
@@ -93,5 +96,17 @@ def test_generate_is_batched_ordered_and_reproducible(tiny_model_dir):
 
 
 def test_summarize_counts_reasons_and_tokens():
-    gens = [Generation("a", 3, True), Generation("", 5, False, "empty"), Generation("b", 2, True, "echo"), Generation("", 1, True, "empty", resumed=True)]
-    assert summarize(gens) == {"generated": 4, "rejected": 3, "rejected_by_reason": {"echo": 1, "empty": 2}, "unfinished": 1, "tokens_generated": 11, "resumed": 1}
+    gens = [
+        Generation("a", 3, True),
+        Generation("", 5, False, "empty"),
+        Generation("b", 2, True, "echo"),
+        Generation("", 1, True, "empty", resumed=True),
+    ]
+    assert summarize(gens) == {
+        "generated": 4,
+        "rejected": 3,
+        "rejected_by_reason": {"echo": 1, "empty": 2},
+        "unfinished": 1,
+        "tokens_generated": 11,
+        "resumed": 1,
+    }

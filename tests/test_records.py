@@ -5,7 +5,17 @@ from cycle_instruct.records import Record, atomic_path, read_records, write_reco
 
 
 def test_records_round_trip(tmp_path):
-    records = [Record(id="q1", original="instruction", instruction="Why?", response="Because.", iteration=2, source={"doc": "a.txt", "paragraph": 0}, distance=0.25)]
+    records = [
+        Record(
+            id="q1",
+            original="instruction",
+            instruction="Why?",
+            response="Because.",
+            iteration=2,
+            source={"doc": "a.txt", "paragraph": 0},
+            distance=0.25,
+        )
+    ]
     write_records(tmp_path / "r.jsonl", records)
     assert read_records(tmp_path / "r.jsonl") == records
     assert records[0].original_text == "Why?" and records[0].generated_text == "Because."

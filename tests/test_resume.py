@@ -10,7 +10,9 @@ from conftest import shipped_params
 PROMPTS = shipped_prompts()
 
 CFG = shipped_params(generate={"batch_size": 2, "temperature": 0.7, "top_k": 10, "max_new_tokens": 6, "seed": 5}).generate
-QUESTIONS = [forward_messages(PROMPTS, q) for q in ["Why?", "How is it?", "What is the capital of France?", "Who?", "When and where?"]]
+QUESTIONS = [
+    forward_messages(PROMPTS, q) for q in ["Why?", "How is it?", "What is the capital of France?", "Who?", "When and where?"]
+]
 
 
 class Counting(Engine):

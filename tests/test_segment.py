@@ -3,8 +3,8 @@ from collections import Counter
 import pytest
 
 from cycle_instruct.errors import UserError
-from cycle_instruct.records import read_records
 from cycle_instruct.questions import RULES, is_question
+from cycle_instruct.records import read_records
 from cycle_instruct.segment import check_both_sides
 from cycle_instruct.text import clean, split_paragraphs
 
@@ -24,10 +24,16 @@ def test_invisible_paragraphs_are_dropped_and_counted_and_nul_is_removed():
     assert stats["nul_chars_removed"] == 1 and stats["lone_surrogates_removed"] == 2
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("What is DVC?", True), ("Is it raining？", True), ("هل هذا سؤال؟", True),
-    ("A plain statement.", False), ("Τι είναι αυτό;", False),  # Greek ';' is a semicolon code point
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("What is DVC?", True),
+        ("Is it raining？", True),
+        ("هل هذا سؤال؟", True),
+        ("A plain statement.", False),
+        ("Τι είναι αυτό;", False),  # Greek ';' is a semicolon code point
+    ],
+)
 def test_question_rule_counts_marks_of_other_scripts(text, expected):
     assert [is_question(text, rule) for rule in RULES] == [expected] * len(RULES)
 
@@ -36,7 +42,10 @@ def test_one_sided_corpora_are_refused_with_advice():
     with pytest.raises(UserError, match="no paragraph contains a question mark, so"):
         check_both_sides([], ["x"], "corpus")
     stats = Counter(question_rule_rejected_mark_in_url=2, question_rule_rejected_no_question_mark=5)
-    with pytest.raises(UserError, match=r"no paragraph contains a question mark that ends a sentence of prose \(2 with one in code, a URL.*segment.question_rule: contains counts them\)"):
+    with pytest.raises(
+        UserError,
+        match=r"no paragraph contains a question mark that ends a sentence of prose \(2 with one in code, a URL.*segment.question_rule: contains counts them\)",
+    ):
         check_both_sides([], ["x"], "corpus", stats)
     with pytest.raises(UserError, match="no answers"):
         check_both_sides(["x"], [], "corpus")
@@ -44,7 +53,18 @@ def test_one_sided_corpora_are_refused_with_advice():
 
 def _project(tmp_path, segment_params: dict):
     write_params(tmp_path, {"segment": segment_params})
-    return ["--questions", "out/q.jsonl", "--answers", "out/a.jsonl", "--gold", "out/g.jsonl", "--test", "out/t.jsonl", "--metrics", "out/m.json"]
+    return [
+        "--questions",
+        "out/q.jsonl",
+        "--answers",
+        "out/a.jsonl",
+        "--gold",
+        "out/g.jsonl",
+        "--test",
+        "out/t.jsonl",
+        "--metrics",
+        "out/m.json",
+    ]
 
 
 def test_segment_stage_writes_records_and_metrics(tmp_path):

@@ -45,7 +45,9 @@ def test_wikihow_jsonl_documents_are_plain_text():
     assert q and a and not gold
     assert all("?" in r.instruction for r in q)
     assert q[0].source["doc"].startswith(str(DATA / "wikihow.jsonl") + ":")
-    quoted = [r.response for r in a if "?" in r.response]  # e.g. yell, "Me eyes must be foolin' me! Are ye seein' this, ya mangy bilge rat?!"
+    quoted = [
+        r.response for r in a if "?" in r.response
+    ]  # e.g. yell, "Me eyes must be foolin' me! Are ye seein' this, ya mangy bilge rat?!"
     assert len(quoted) == stats["question_rule_rejected_mark_in_quotation"] == 2
     paper_q, paper_a, _, _ = segment({"input": str(DATA / "wikihow.jsonl"), "question_rule": "contains"})
     assert not any("?" in r.response for r in paper_a) and len(paper_q) == len(q) + 2
@@ -62,7 +64,9 @@ def test_instruction_collections_give_one_side_per_pair_and_keep_gold(name, fiel
         assert by_id[r.id].instruction == r.instruction and r.response is None
     for r in a:
         assert by_id[r.id].response == r.response and r.instruction is None
-    held_back = {g.response for g in gold if g.original == "instruction"} | {g.instruction for g in gold if g.original == "response"}
+    held_back = {g.response for g in gold if g.original == "instruction"} | {
+        g.instruction for g in gold if g.original == "response"
+    }
     assert not held_back & {r.original_text for r in q + a}
     assert segment(cfg)[0] == q  # the seed fixes which side each pair gives
     assert [r.instruction for r in segment({**cfg, "seed": 1})[0]] != [r.instruction for r in q]
@@ -88,8 +92,18 @@ def test_oasst_trees_give_user_questions_and_assistant_answers():
 def test_chat_and_sharegpt_formats(tmp_path):
     path = tmp_path / "chat.jsonl"
     path.write_text(
-        json.dumps({"messages": [{"role": "system", "content": "Be nice."}, {"role": "user", "content": "Hi, how are you?"}, {"role": "assistant", "content": "Fine."}]}) + "\n"
-        + json.dumps({"conversations": [{"from": "human", "value": "What is 2+2?"}, {"from": "gpt", "value": "4."}]}) + "\n"
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "Be nice."},
+                    {"role": "user", "content": "Hi, how are you?"},
+                    {"role": "assistant", "content": "Fine."},
+                ]
+            }
+        )
+        + "\n"
+        + json.dumps({"conversations": [{"from": "human", "value": "What is 2+2?"}, {"from": "gpt", "value": "4."}]})
+        + "\n"
     )
     q, a, gold, _ = segment({"input": str(path)})
     assert [r.instruction for r in q] == ["Hi, how are you?", "What is 2+2?"]
@@ -99,7 +113,12 @@ def test_chat_and_sharegpt_formats(tmp_path):
 
 def test_json_array_files(tmp_path):
     path = tmp_path / "alpaca.json"
-    path.write_text(json.dumps([{"instruction": "Name a color?", "input": "", "output": "Blue."}] * 1 + [{"instruction": "Add 2 and 2.", "input": "", "output": "4"}]))
+    path.write_text(
+        json.dumps(
+            [{"instruction": "Name a color?", "input": "", "output": "Blue."}] * 1
+            + [{"instruction": "Add 2 and 2.", "input": "", "output": "4"}]
+        )
+    )
     q, a, gold, _ = segment({"input": str(path), "fields": {"response": "output", "context": "input"}})
     assert len(gold) == 2 and len(q) + len(a) == 2
 
@@ -120,7 +139,12 @@ def test_private_data_is_scrubbed_before_the_loop_and_counted(tmp_path):
     assert q[0].instruction == "Can you mail <EMAIL> or call <PHONE>?"
     assert a[0].response == "Server <IP_ADDRESS> uses key <SECRET> and token: <SECRET>."
     assert a[1].response == "Magic Johnson won titles in 1980, 1982 and 1985."
-    assert (stats["scrubbed_email"], stats["scrubbed_phone"], stats["scrubbed_ip_address"], stats["scrubbed_secret"]) == (1, 1, 1, 2)
+    assert (stats["scrubbed_email"], stats["scrubbed_phone"], stats["scrubbed_ip_address"], stats["scrubbed_secret"]) == (
+        1,
+        1,
+        1,
+        2,
+    )
     kept = segment({"input": str(tmp_path), "scrub_private": False})[0]
     assert "jane.doe@example.com" in kept[0].instruction
 
@@ -148,6 +172,7 @@ def test_huge_single_line_is_split_not_dropped(tmp_path):
 
 
 # --- bad input: every case the stage refuses or skips is in test_hostile_inputs.py -------------
+
 
 def expect_error(cfg, pattern):
     with pytest.raises(UserError, match=pattern) as info:

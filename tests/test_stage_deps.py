@@ -9,17 +9,17 @@ dataset that DVC calls up to date.
 
 import ast
 import re
+import shlex
 import shutil
 import subprocess
 import sys
-import shlex
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-
 from cycle_instruct import stage_deps
+
+from conftest import ROOT
 
 PACKAGE = ROOT / "src" / "cycle_instruct"
 PARAMS_ALIASES = {  # Params members that read sections
@@ -109,8 +109,12 @@ def test_params_deps_are_the_sections_read(stage):
     code = set().union(*(imported_files(p) for p in scripts(stage)))
     read = params_read(code)
     _, params = declared(stage)
-    assert sorted(k for k in read if not any(k == d or k.startswith(d + ".") for d in params)) == [], "read but not declared in params:"
-    assert sorted(d for d in params if not any(k == d or k.startswith(d + ".") or d.startswith(k + ".") for k in read)) == [], "declared in params: but never read"
+    assert sorted(k for k in read if not any(k == d or k.startswith(d + ".") for d in params)) == [], (
+        "read but not declared in params:"
+    )
+    assert sorted(d for d in params if not any(k == d or k.startswith(d + ".") or d.startswith(k + ".") for k in read)) == [], (
+        "declared in params: but never read"
+    )
 
 
 @pytest.mark.parametrize("stage", [s for _, s in STAGES], ids=[s.addressing for _, s in STAGES])
@@ -124,7 +128,9 @@ def test_every_input_path_of_the_command_is_a_dep(stage):
         if any(path == o or o in path.parents or path in o.parents for o in outs):
             continue  # an output, a file inside one, or the folder that holds outputs
         # a dep, a file inside one, or a root folder under which the command reads a declared dep
-        assert any(path == d or d in path.parents or path in d.parents for d in deps), f"{token} is read by the command but is not a dep"
+        assert any(path == d or d in path.parents or path in d.parents for d in deps), (
+            f"{token} is read by the command but is not a dep"
+        )
 
 
 def test_a_stage_runs_this_checkouts_code_whatever_is_installed(tmp_path):
@@ -139,14 +145,18 @@ def test_a_stage_runs_this_checkouts_code_whatever_is_installed(tmp_path):
     elsewhere.mkdir(parents=True)
     (elsewhere / "__init__.py").write_text('raise SystemExit("another copy of cycle_instruct ran")\n')
     env = {**os.environ, "PYTHONPATH": str(elsewhere.parent)}
-    shadowed = subprocess.run([sys.executable, "-c", "import cycle_instruct"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    shadowed = subprocess.run(
+        [sys.executable, "-c", "import cycle_instruct"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert "another copy of cycle_instruct ran" in shadowed.stderr  # it really is first on sys.path
 
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "faq.txt").write_text("What is it?\n\nA tool.\n")
     write_params(tmp_path, {"segment": {"input": "docs"}})
     outs = ["--questions", "q.jsonl", "--answers", "a.jsonl", "--gold", "g.jsonl", "--test", "t.jsonl", "--metrics", "m.json"]
-    result = subprocess.run([sys.executable, str(ROOT / "stages" / "segment.py"), *outs], cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "segment.py"), *outs], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "q.jsonl").read_text().count("What is it?") == 1
 
@@ -164,13 +174,19 @@ def test_deps_write_puts_back_a_missing_dep_and_drops_a_stale_one(tmp_path):
     original = (tmp_path / "dvc.yaml").read_text()
     assert "      - src/cycle_instruct/overlap.py\n" in original
     mutated = original.replace("      - src/cycle_instruct/overlap.py\n", "", 1)
-    mutated = mutated.replace("      - src/cycle_instruct/segment.py\n", "      - src/cycle_instruct/segment.py\n      - src/cycle_instruct/gone.py\n", 1)
+    mutated = mutated.replace(
+        "      - src/cycle_instruct/segment.py\n",
+        "      - src/cycle_instruct/segment.py\n      - src/cycle_instruct/gone.py\n",
+        1,
+    )
     (tmp_path / "dvc.yaml").write_text(mutated)
     cli = [sys.executable, "-m", "cycle_instruct.cli", "deps"]
     env = {"PYTHONPATH": str(tmp_path / "src"), "PATH": "/usr/bin:/bin"}
     check = subprocess.run(cli, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert check.returncode == 1
-    assert check.stderr.strip().splitlines() == ["error: dvc.yaml: code deps differ from the imports; run cycle-instruct deps --write"]
+    assert check.stderr.strip().splitlines() == [
+        "error: dvc.yaml: code deps differ from the imports; run cycle-instruct deps --write"
+    ]
     written = subprocess.run([*cli, "--write"], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert written.returncode == 0, written.stderr
     assert (tmp_path / "dvc.yaml").read_text() == original

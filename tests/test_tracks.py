@@ -22,9 +22,15 @@ TRACKS = {
     "flashcards": {
         "file": "flashcards.jsonl",
         "segment": {"format": "instructions", "fields": {"instruction": "input", "response": "output", "context": ""}},
-        "gold": True, "end_to_end": False,
+        "gold": True,
+        "end_to_end": False,
     },
-    "oasst": {"file": "oasst.jsonl", "segment": {"format": "dialogue", "on_bad_record": "skip"}, "gold": True, "end_to_end": True},
+    "oasst": {
+        "file": "oasst.jsonl",
+        "segment": {"format": "dialogue", "on_bad_record": "skip"},
+        "gold": True,
+        "end_to_end": True,
+    },
     "wikihow": {"file": "wikihow.jsonl", "segment": {"format": "text"}, "gold": False, "end_to_end": False},
 }
 

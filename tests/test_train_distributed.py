@@ -29,10 +29,32 @@ def project(tmp_path_factory):
 def _train(project, base, processes, monkeypatch):
     """The train_fwd recipe as dvc runs it, in the project folder (the processes read its params.yaml)."""
     out = project / f"p{processes}"
-    write_params(project, {"train": {"num_processes": processes, "micro_batch": 2, "effective_batch": 4, "cutoff": 64, "epochs": 1, "lora_dropout": 0.0}})
+    write_params(
+        project,
+        {
+            "train": {
+                "num_processes": processes,
+                "micro_batch": 2,
+                "effective_batch": 4,
+                "cutoff": 64,
+                "epochs": 1,
+                "lora_dropout": 0.0,
+            }
+        },
+    )
     monkeypatch.chdir(project)
-    run(load_params(), "fwd", str(base), str(project / "pairs.jsonl"), str(project / "none"), str(out / "m_qa"),
-        [str(ROOT / "prompts/forward.txt")], str(out / "metrics.json"), str(out / "curve.json"), str(out / "timing.json"))
+    run(
+        load_params(),
+        "fwd",
+        str(base),
+        str(project / "pairs.jsonl"),
+        str(project / "none"),
+        str(out / "m_qa"),
+        [str(ROOT / "prompts/forward.txt")],
+        str(out / "metrics.json"),
+        str(out / "curve.json"),
+        str(out / "timing.json"),
+    )
     return out, json.loads((out / "curve.json").read_text()), json.loads((out / "metrics.json").read_text())
 
 

@@ -7,19 +7,33 @@ import pytest
 
 from cycle_instruct.models import has_adapter, load_model, load_tokenizer
 from cycle_instruct.prompts import forward_messages, render_prompt, shipped_prompts
-from cycle_instruct.training import lora_model, tokenize_pair, train_lora, training_pairs
 from cycle_instruct.records import Record
+from cycle_instruct.training import lora_model, tokenize_pair, train_lora, training_pairs
 
 from conftest import ROOT, shipped_params
 
 PROMPTS = shipped_prompts()
 
-CFG = shipped_params(train={"lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "lr": 0.01, "micro_batch": 2, "effective_batch": 4, "cutoff": 64, "epochs": 8, "seed": 0}).train
+CFG = shipped_params(
+    train={
+        "lora_r": 4,
+        "lora_alpha": 8,
+        "lora_dropout": 0.0,
+        "lr": 0.01,
+        "micro_batch": 2,
+        "effective_batch": 4,
+        "cutoff": 64,
+        "epochs": 8,
+        "seed": 0,
+    }
+).train
 
 
 def test_only_the_target_is_labelled(tiny_model_dir):
     tokenizer = load_tokenizer(tiny_model_dir, padding_side="right")
-    ids, labels, truncated = tokenize_pair(tokenizer, forward_messages(PROMPTS, "Why is the sky blue?"), "Sunlight scatters.", cutoff=256)
+    ids, labels, truncated = tokenize_pair(
+        tokenizer, forward_messages(PROMPTS, "Why is the sky blue?"), "Sunlight scatters.", cutoff=256
+    )
     prompt_len = len(tokenizer(render_prompt(tokenizer, forward_messages(PROMPTS, "Why is the sky blue?")))["input_ids"])
     assert not truncated and len(ids) == len(labels)
     assert labels[:prompt_len] == [-100] * prompt_len
@@ -62,13 +76,17 @@ def test_same_data_gives_the_same_adapter(tiny_model_dir):
 def test_the_saved_adapter_config_is_the_same_bytes_in_every_process(tiny_model_dir, tmp_path):
     """train.target_modules all-linear is a set inside PEFT; saved in string-hash order it made
     adapter_config.json, and so the adapter's DVC hash, differ between two identical runs."""
-    code = ("import sys; from cycle_instruct.models import load_model; from cycle_instruct.training import lora_model; "
-            "from conftest import shipped_params; "
-            "lora_model(load_model(sys.argv[1], trainable=True), shipped_params().train).save_pretrained(sys.argv[2])")
+    code = (
+        "import sys; from cycle_instruct.models import load_model; from cycle_instruct.training import lora_model; "
+        "from conftest import shipped_params; "
+        "lora_model(load_model(sys.argv[1], trainable=True), shipped_params().train).save_pretrained(sys.argv[2])"
+    )
     configs = []
     for seed in ("1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")])}
-        subprocess.run([sys.executable, "-c", code, str(tiny_model_dir), str(tmp_path / seed)], check=True, env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", code, str(tiny_model_dir), str(tmp_path / seed)], check=True, env=env, capture_output=True
+        )
         configs.append((tmp_path / seed / "adapter_config.json").read_bytes())
     assert configs[0] == configs[1] == configs[2]
     assert json.loads(configs[0])["target_modules"] == sorted(json.loads(configs[0])["target_modules"])
@@ -76,16 +94,22 @@ def test_the_saved_adapter_config_is_the_same_bytes_in_every_process(tiny_model_
 
 def test_training_pairs_point_each_direction_at_the_real_side():
     pseudo_answer = Record(id="q1", original="instruction", instruction="Why?", response="Because.", iteration=1)
-    (messages, target), = training_pairs([pseudo_answer], "bwd", PROMPTS)
+    ((messages, target),) = training_pairs([pseudo_answer], "bwd", PROMPTS)
     assert target == "Why?" and "Because." in messages[-1]["content"] and "user message" in messages[-1]["content"]
     pseudo_question = Record(id="a1", original="response", instruction="How?", response="Like this.", iteration=1)
-    (messages, target), = training_pairs([pseudo_question], "fwd", PROMPTS)
+    ((messages, target),) = training_pairs([pseudo_question], "fwd", PROMPTS)
     assert target == "Like this." and messages == [{"role": "user", "content": "How?"}]
 
 
 def _varied_pairs(n=24):
     """Questions and answers of very different lengths, as the demo's."""
-    return [(forward_messages(PROMPTS, "Why is the sky blue? " * (1 + i % 5)), "Sunlight scatters off molecules in the air. " * (1 + (i * 7) % 9)) for i in range(n)]
+    return [
+        (
+            forward_messages(PROMPTS, "Why is the sky blue? " * (1 + i % 5)),
+            "Sunlight scatters off molecules in the air. " * (1 + (i * 7) % 9),
+        )
+        for i in range(n)
+    ]
 
 
 def test_length_grouping_cuts_padding_and_keeps_steps_order_and_seed(tiny_model_dir):
@@ -145,7 +169,9 @@ def test_gradient_checkpointing_and_bf16_autocast_train_the_same_steps(tiny_mode
     for name, change in {"plain": {}, "checkpointing": {"gradient_checkpointing": True}, "bf16": {"autocast": "bf16"}}.items():
         model = lora_model(load_model(tiny_model_dir, trainable=True), CFG)
         curves[name], summary = train_lora(model, tokenizer, _varied_pairs(8), CFG.but(epochs=1, **change))
-        assert summary["gradient_checkpointing"] is (name == "checkpointing") and summary["autocast"] == ("bf16" if name == "bf16" else "off")
+        assert summary["gradient_checkpointing"] is (name == "checkpointing") and summary["autocast"] == (
+            "bf16" if name == "bf16" else "off"
+        )
     plain, checkpointed, bf16 = ([c["loss"] for c in curves[k]] for k in ("plain", "checkpointing", "bf16"))
     assert checkpointed == pytest.approx(plain, rel=1e-4)  # recomputing activations changes memory, not the math
     assert bf16 == pytest.approx(plain, rel=0.05) and bf16 != plain
@@ -159,16 +185,28 @@ def test_bad_training_setups_get_one_line_naming_the_setting(tiny_model_dir, mon
     from conftest import params_yaml
 
     tokenizer = load_tokenizer(tiny_model_dir, padding_side="right")
-    with pytest.raises(UserError, match=r"train.cutoff = 16 is not above the prompt template alone \(prompts/backward.txt with an empty source: \d+ tokens\)"):
+    with pytest.raises(
+        UserError,
+        match=r"train.cutoff = 16 is not above the prompt template alone \(prompts/backward.txt with an empty source: \d+ tokens\)",
+    ):
         check_cutoff(tokenizer, "bwd", PROMPTS, 16, "prompts/backward.txt")
     check_cutoff(tokenizer, "fwd", PROMPTS, 64)
-    with pytest.raises(UserError, match=r"train.num_processes = 64, but this machine has \d+ CPU cores and no GPU .*set train.num_processes to at most \d+"):
+    with pytest.raises(
+        UserError,
+        match=r"train.num_processes = 64, but this machine has \d+ CPU cores and no GPU .*set train.num_processes to at most \d+",
+    ):
         check_processes(64)
-    with pytest.raises(UserError, match=r"train.effective_batch \(10\) must be a multiple of train.micro_batch x train.num_processes \(4 x 2 = 8\); use 8 or 16"):
+    with pytest.raises(
+        UserError,
+        match=r"train.effective_batch \(10\) must be a multiple of train.micro_batch x train.num_processes \(4 x 2 = 8\); use 8 or 16",
+    ):
         parse_params(params_yaml({"train": {"micro_batch": 4, "effective_batch": 10, "num_processes": 2}}))
     model = lora_model(load_model(tiny_model_dir, trainable=True), CFG)
     monkeypatch.setattr(type(model.get_base_model()), "supports_gradient_checkpointing", False)
-    with pytest.raises(UserError, match="train.gradient_checkpointing: true, but LlamaForCausalLM does not support gradient checkpointing; set it to auto or false"):
+    with pytest.raises(
+        UserError,
+        match="train.gradient_checkpointing: true, but LlamaForCausalLM does not support gradient checkpointing; set it to auto or false",
+    ):
         train_lora(model, tokenizer, _varied_pairs(4), CFG.but(gradient_checkpointing=True))
     _, summary = train_lora(model, tokenizer, _varied_pairs(4), CFG.but(gradient_checkpointing="auto", epochs=1))
     assert summary["gradient_checkpointing"] is False
@@ -182,6 +220,15 @@ def test_an_empty_pairs_file_stops_the_train_stage_with_one_line(tiny_model_dir,
 
     (tmp_path / "pairs.jsonl").write_text("")
     with pytest.raises(UserError, match=r"pairs.jsonl: no pairs to train on; re-run the relabel stage"):
-        run(shipped_params(), "bwd", str(tiny_model_dir), str(tmp_path / "pairs.jsonl"), str(tmp_path / "prev"), str(tmp_path / "out"),
-            [str(ROOT / "prompts/backward.txt")], str(tmp_path / "m.json"), str(tmp_path / "c.json"))
+        run(
+            shipped_params(),
+            "bwd",
+            str(tiny_model_dir),
+            str(tmp_path / "pairs.jsonl"),
+            str(tmp_path / "prev"),
+            str(tmp_path / "out"),
+            [str(ROOT / "prompts/backward.txt")],
+            str(tmp_path / "m.json"),
+            str(tmp_path / "c.json"),
+        )
     assert not (tmp_path / "out").exists()

@@ -92,13 +92,21 @@ def render(params_file: Path = ROOT / "params.yaml") -> str:
     values = yaml.safe_load(params_file.read_text(encoding="utf-8"))
     out = []
     for section, field in schema.model_fields.items():
-        out += [f"## `{section}`", "", field.description or "", "",
-                "| key | type | value in params.yaml | description |", "|---|---|---|---|"]
+        out += [
+            f"## `{section}`",
+            "",
+            field.description or "",
+            "",
+            "| key | type | value in params.yaml | description |",
+            "|---|---|---|---|",
+        ]
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows = _rows(annotation, values.get(section, {}), f"{section}.")
         else:  # iterations: a mapping of names to sections
-            rows = [(section, _type(annotation, field.metadata), _value(values.get(section, _ABSENT)), "One entry per iteration.")]
+            rows = [
+                (section, _type(annotation, field.metadata), _value(values.get(section, _ABSENT)), "One entry per iteration.")
+            ]
             item = typing.get_args(annotation)[1]
             rows += list(_rows(item, {}, f"{section}.<name>."))
         out += [f"| `{key}` | {_cell(kind)} | {_cell(value)} | {_cell(text)} |" for key, kind, value, text in rows]

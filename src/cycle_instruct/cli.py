@@ -51,11 +51,17 @@ def check_project_folder(cwd: Path) -> None:
     if (cwd / "dvc.yaml").is_file() and (cwd / "params.yaml").is_file():
         return
     root = next((p for p in cwd.parents if (p / "dvc.yaml").is_file() and (p / "params.yaml").is_file()), None)
-    where = f"cd {root} first" if root else "cd to the project folder (the one with dvc.yaml and params.yaml), or create one with git clone"
+    where = (
+        f"cd {root} first"
+        if root
+        else "cd to the project folder (the one with dvc.yaml and params.yaml), or create one with git clone"
+    )
     raise UserError(f"{cwd}: not a cycle-instruct project folder (no dvc.yaml and params.yaml here); {where}")
 
 
-@click.group(cls=_Stages, help="Cycle-Instruct: seed-free instruction data from raw text. Run `dvc repro` for the whole pipeline.")
+@click.group(
+    cls=_Stages, help="Cycle-Instruct: seed-free instruction data from raw text. Run `dvc repro` for the whole pipeline."
+)
 @click.version_option(package_name="cycle-instruct")
 def main():
     pass
@@ -90,8 +96,13 @@ def deps(write):
 
 
 @main.command("plots-template")
-@click.option("--out", default=".dvc/plots_offline.html", show_default=True, type=click.Path(dir_okay=False),
-              help="where .dvc/config's plots.html_template points (eval/.dvc/config points here too)")
+@click.option(
+    "--out",
+    default=".dvc/plots_offline.html",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="where .dvc/config's plots.html_template points (eval/.dvc/config points here too)",
+)
 @exit_on_user_error
 def plots_template(out):
     """Write the HTML template that lets `dvc plots show` render offline (vega inline)."""
@@ -106,10 +117,17 @@ FILTERED = "data/final/cycle_filt.jsonl"
 @main.command()
 @click.argument("dataset", default=FILTERED, type=click.Path(dir_okay=False))
 @click.option("-n", "count", default=5, show_default=True, help="how many pairs to show")
-@click.option("--sort", type=click.Choice(["distance", "-distance"]), help="distance: best reconstructed first; -distance: worst first")
+@click.option(
+    "--sort", type=click.Choice(["distance", "-distance"]), help="distance: best reconstructed first; -distance: worst first"
+)
 @click.option("--worst", is_flag=True, help="worst reconstructed first (the same as --sort=-distance)")
 @click.option("--pruned", is_flag=True, help="the pairs the filter dropped instead: pruned.jsonl beside the dataset")
-@click.option("--format", "fmt", type=click.Choice(importlib.import_module("cycle_instruct.export").JSONL_FORMATS), help="print each pair as a line of that export format")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(importlib.import_module("cycle_instruct.export").JSONL_FORMATS),
+    help="print each pair as a line of that export format",
+)
 @exit_on_user_error
 def show(dataset, count, sort, worst, pruned, fmt):
     """Print pairs of a dataset (default: data/final/cycle_filt.jsonl)."""

@@ -32,7 +32,9 @@ class BadRecord(Exception):
 
 def kind(value) -> str:
     """A JSON value's type, as messages name it."""
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), "null")
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), "null"
+    )
 
 
 class Reading:

@@ -16,8 +16,17 @@ from .records import INSTRUCTION, RESPONSE
 from .text import normalize
 
 
-def complete(engine, records, cfg, prompts, reads: str = "original", iteration: int = 0, keep_rejected: bool = False,
-             adapter=None, resume_as=None):
+def complete(
+    engine,
+    records,
+    cfg,
+    prompts,
+    reads: str = "original",
+    iteration: int = 0,
+    keep_rejected: bool = False,
+    adapter=None,
+    resume_as=None,
+):
     """(records, metrics): each record with the side it lacks (or its reconstruction) filled in,
     by `engine` with `adapter` (None: the base model), with the forward or backward template
     of `prompts` (prompts.Prompts).
@@ -52,7 +61,13 @@ def complete(engine, records, cfg, prompts, reads: str = "original", iteration: 
         else:
             missing = RESPONSE if record.original == INSTRUCTION else INSTRUCTION
             out.append(replace(record, iteration=iteration, **{missing: g.text}))
-    metrics = {"in": len(records), "out": len(out), **summarize(generations), "engine": engine.name, "engine_reason": engine.reason}
+    metrics = {
+        "in": len(records),
+        "out": len(out),
+        **summarize(generations),
+        "engine": engine.name,
+        "engine_reason": engine.reason,
+    }
     if reads == "generated":  # back in input order, the copied pairs with no reconstruction
         done = iter(out)
         out = [replace(r, reconstruction=None) if i in copied else next(done) for i, r in enumerate(kept)]

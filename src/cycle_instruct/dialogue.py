@@ -90,7 +90,9 @@ def _messages(reading: Reading, name: str, records) -> dict:
             continue
         message_id = record["message_id"]
         if message_id in by_id:  # the first one is kept
-            reading.bad(name, n, f"message_id {message_id} is already used on line {by_id[message_id][0]}", "duplicate_message_ids")
+            reading.bad(
+                name, n, f"message_id {message_id} is already used on line {by_id[message_id][0]}", "duplicate_message_ids"
+            )
             continue
         by_id[message_id] = (n, record)
     return by_id
@@ -102,7 +104,9 @@ def _broken_links(reading: Reading, name: str, by_id: dict) -> dict:
     for message_id, (n, record) in by_id.items():
         parent = record.get("parent_id")
         if parent is not None and parent not in by_id:
-            reading.bad(name, n, f"parent_id {parent} of message {message_id} is not in the file (broken tree)", "broken_parent_links")
+            reading.bad(
+                name, n, f"parent_id {parent} of message {message_id} is not in the file (broken tree)", "broken_parent_links"
+            )
             rooted[message_id] = False
     return rooted
 
@@ -115,7 +119,9 @@ def _reaches_a_root(reading: Reading, name: str, by_id: dict, rooted: dict, mess
     chain = {}
     while message_id is not None and message_id not in rooted:
         if message_id in chain:
-            reading.bad(name, by_id[message_id][0], f"message {message_id} is its own ancestor (a parent_id cycle)", "parent_cycles")
+            reading.bad(
+                name, by_id[message_id][0], f"message {message_id} is its own ancestor (a parent_id cycle)", "parent_cycles"
+            )
             break
         chain[message_id] = True
         message_id = by_id[message_id][1].get("parent_id")

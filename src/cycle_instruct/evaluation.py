@@ -10,6 +10,7 @@ import numpy as np
 
 from .records import Record
 
+
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of two sets of unit-length embeddings."""
     return np.sum(a * b, axis=1)
@@ -52,4 +53,3 @@ def sem(values) -> float | None:
     """Standard error of the mean: how far a mean over a small test split can move by chance."""
     values = [v for v in values if v is not None]
     return round(float(np.std(values, ddof=1) / np.sqrt(len(values))), 4) if len(values) > 1 else None
-

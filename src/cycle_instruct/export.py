@@ -27,9 +27,16 @@ def to_alpaca(r) -> dict:
 
 def to_row(r) -> dict:
     return {
-        "id": r.id, "instruction": r.instruction, "response": r.response, "original": r.original,
-        "iteration": r.iteration, "distance": r.distance, "source_doc": r.source.get("doc"),
-        "source_paragraph": r.source.get("paragraph"), "raw": r.raw, "reconstruction": r.reconstruction,
+        "id": r.id,
+        "instruction": r.instruction,
+        "response": r.response,
+        "original": r.original,
+        "iteration": r.iteration,
+        "distance": r.distance,
+        "source_doc": r.source.get("doc"),
+        "source_paragraph": r.source.get("paragraph"),
+        "raw": r.raw,
+        "reconstruction": r.reconstruction,
     }
 
 
@@ -43,7 +50,11 @@ FORMATS = {  # export.formats (params.py's EXPORT_FORMATS names them too: tests/
     "messages": Format("messages.jsonl", to_messages, "id, messages (user, assistant)"),
     "sharegpt": Format("sharegpt.jsonl", to_sharegpt, "id, conversations (from human/gpt, value)"),
     "alpaca": Format("alpaca.jsonl", to_alpaca, "id, instruction, input (empty), output"),
-    "parquet": Format("train.parquet", to_row, "id, instruction, response, original, iteration, distance, source_doc, source_paragraph, raw, reconstruction"),
+    "parquet": Format(
+        "train.parquet",
+        to_row,
+        "id, instruction, response, original, iteration, distance, source_doc, source_paragraph, raw, reconstruction",
+    ),
 }
 JSONL_FORMATS = [name for name, f in FORMATS.items() if f.file.endswith(".jsonl")]  # one JSON line per pair
 CONVERT = {name: f.row for name, f in FORMATS.items()}  # cycle-instruct show --format
@@ -55,18 +66,29 @@ def check_pairs(records, path) -> None:
         for side in ("instruction", "response"):
             text = getattr(r, side)
             if not isinstance(text, str) or not text.strip():
-                raise UserError(f"{path}: record {r.id} has no {side}; export takes full pairs, such as data/final/cycle_filt.jsonl")
+                raise UserError(
+                    f"{path}: record {r.id} has no {side}; export takes full pairs, such as data/final/cycle_filt.jsonl"
+                )
 
 
 def write_parquet(path, rows: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([
-        ("id", pa.string()), ("instruction", pa.string()), ("response", pa.string()), ("original", pa.string()),
-        ("iteration", pa.int32()), ("distance", pa.float64()), ("source_doc", pa.string()),
-        ("source_paragraph", pa.int64()), ("raw", pa.string()), ("reconstruction", pa.string()),
-    ])
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("instruction", pa.string()),
+            ("response", pa.string()),
+            ("original", pa.string()),
+            ("iteration", pa.int32()),
+            ("distance", pa.float64()),
+            ("source_doc", pa.string()),
+            ("source_paragraph", pa.int64()),
+            ("raw", pa.string()),
+            ("reconstruction", pa.string()),
+        ]
+    )
     with atomic_path(path) as tmp:
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
 

@@ -36,10 +36,12 @@ def format_of(setting: str, name: str, first: dict, fields: dict) -> str:
         return setting
     found = detect(first, fields)
     if found is None:
-        raise UserError(printable(
-            f"{name}:1: cannot tell the format from the fields {sorted(first)}; "
-            "set segment.format (text, instructions, dialogue) and segment.fields"
-        ))
+        raise UserError(
+            printable(
+                f"{name}:1: cannot tell the format from the fields {sorted(first)}; "
+                "set segment.format (text, instructions, dialogue) and segment.fields"
+            )
+        )
     return found
 
 
@@ -75,7 +77,9 @@ def instructions(reading: Reading, name: str, records) -> None:
             continue
         pair = (instruction.strip(), response.strip())
         side = INSTRUCTION if reading.rng.random() < reading.cfg.question_share else RESPONSE
-        reading.corpus.items.append(Item(side, pair[0] if side == INSTRUCTION else pair[1], {"doc": f"{name}:{n}", "paragraph": 0}, gold=pair))
+        reading.corpus.items.append(
+            Item(side, pair[0] if side == INSTRUCTION else pair[1], {"doc": f"{name}:{n}", "paragraph": 0}, gold=pair)
+        )
         stats["gold_pairs"] += 1
 
 

@@ -3,9 +3,9 @@
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from tqdm.auto import tqdm
 
@@ -19,22 +19,27 @@ from .text import normalize
 _LEAK = re.compile("|".join(ROLE_TAG_PATTERNS), re.IGNORECASE | re.MULTILINE)
 # An assistant talking about itself or the conversation, never content a user asked for.
 _FENCE_LINE = re.compile(r"^[^\S\n]*(?:```|~~~)", re.MULTILINE)
-_BOILERPLATE = re.compile("|".join([
-    r"\bas an? (helpful |friendly )?(ai|artificial intelligence)( language)? (model|assistant)\b",
-    r"\bas an? (helpful |friendly )?(ai )?assistant\s*([,.;…]|\bI\b)",  # not "as an assistant counsel"
-    r"\bI('m| am) (ready|here|happy|glad) to (help|assist)\b",
-    r"\bhow (can|may) I (help|assist) you( today)?\s*[?.!]",
-    r"\bwhat('s| is) (the |your )(user'?s? )?(message|request|question)\s*\?",
-    r"\bI('m| am) sorry (for (any|the) confusion|,? but (as|I))",
-    r"\bI (cannot|can't|am unable to|am not able to) (help|assist) (you )?with (that|this)\b",
-    r"\bthis (response|answer|text) is (a |the )?(response|answer|reply) to\b",
-    r"\b(please )?(provide|share|give me) (the |your )(user'?s? )?(message|text|question|response)\b",
-    r"\bin this (rewritten|revised) (version|text|question|response)\b",  # reformat's comment on its own rewrite
-    r"\bI('m| am) (so )?glad (to (hear|know|see) that you|you('re| are) (interested|enjoying|finding|taking))\b",
-    r"\bhere('s| is) (a |the |my )?(revised |rewritten |sample )?(version of )?(the |a )?(user'?s? )?(message|response|answer)\s*:",
-    r"\bthe (answer|response) to the user'?s (question|message)\b",
-    r"\bI('ve| have) (rephrased|rewritten|reworded|revised) (the|your) (original )?(text|question|response|passage)\b",
-]), re.IGNORECASE)
+_BOILERPLATE = re.compile(
+    "|".join(
+        [
+            r"\bas an? (helpful |friendly )?(ai|artificial intelligence)( language)? (model|assistant)\b",
+            r"\bas an? (helpful |friendly )?(ai )?assistant\s*([,.;…]|\bI\b)",  # not "as an assistant counsel"
+            r"\bI('m| am) (ready|here|happy|glad) to (help|assist)\b",
+            r"\bhow (can|may) I (help|assist) you( today)?\s*[?.!]",
+            r"\bwhat('s| is) (the |your )(user'?s? )?(message|request|question)\s*\?",
+            r"\bI('m| am) sorry (for (any|the) confusion|,? but (as|I))",
+            r"\bI (cannot|can't|am unable to|am not able to) (help|assist) (you )?with (that|this)\b",
+            r"\bthis (response|answer|text) is (a |the )?(response|answer|reply) to\b",
+            r"\b(please )?(provide|share|give me) (the |your )(user'?s? )?(message|text|question|response)\b",
+            r"\bin this (rewritten|revised) (version|text|question|response)\b",  # reformat's comment on its own rewrite
+            r"\bI('m| am) (so )?glad (to (hear|know|see) that you|you('re| are) (interested|enjoying|finding|taking))\b",
+            r"\bhere('s| is) (a |the |my )?(revised |rewritten |sample )?(version of )?(the |a )?(user'?s? )?(message|response|answer)\s*:",
+            r"\bthe (answer|response) to the user'?s (question|message)\b",
+            r"\bI('ve| have) (rephrased|rewritten|reworded|revised) (the|your) (original )?(text|question|response|passage)\b",
+        ]
+    ),
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -82,9 +87,19 @@ def reject_reason(text: str, source: str, prompt: str, reject_echo: bool = True,
     return None
 
 
-def generate(engine, conversations: list[list[dict]], cfg, sources: list[str] | None = None, *, adapter=None,
-             clean: Callable[[str], str] | None = None, check: Callable[[Generation, int], str | None] | None = None,
-             reject_echo: bool = True, partial=None, desc="generate") -> list[Generation]:
+def generate(
+    engine,
+    conversations: list[list[dict]],
+    cfg,
+    sources: list[str] | None = None,
+    *,
+    adapter=None,
+    clean: Callable[[str], str] | None = None,
+    check: Callable[[Generation, int], str | None] | None = None,
+    reject_echo: bool = True,
+    partial=None,
+    desc="generate",
+) -> list[Generation]:
     """Sample one reply per conversation on `engine` (with `adapter`, or the base model) and
     judge it: each Generation comes back finished.
 
@@ -149,9 +164,11 @@ def check_prompt_length(engine, prompts: list[str], conversations: list[list[dic
         longer = f", or raise generate.max_model_len up to the model's context{f' ({context} tokens)' if context else ''}"
     else:
         longer = f" (generate.max_model_len is already at or past the model's context, {context} tokens)"
-    raise UserError(f"{file}: the longest prompt made from it is {tokens} tokens, and with its reply ({cfg.max_new_tokens} new tokens) "
-                    f"it does not fit generate.max_model_len ({cfg.max_model_len}); shorten the template or the paragraphs "
-                    f"(segment.max_chars){longer}")
+    raise UserError(
+        f"{file}: the longest prompt made from it is {tokens} tokens, and with its reply ({cfg.max_new_tokens} new tokens) "
+        f"it does not fit generate.max_model_len ({cfg.max_model_len}); shorten the template or the paragraphs "
+        f"(segment.max_chars){longer}"
+    )
 
 
 def _model_context(base_dir) -> int | None:

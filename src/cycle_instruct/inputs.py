@@ -42,19 +42,26 @@ def find_inputs(spec: str, include: str | list[str], stats: Counter, follow_syml
                 files.append(file)
     if outside:
         one = len(outside) == 1
-        print(f"warning: {show(spec)}: {len(outside)} symlink{'' if one else 's'} to {'a file' if one else 'files'} outside the folder skipped "
-              f"({', '.join(sorted(outside))}); set segment.follow_symlinks: true to read {'it' if one else 'them'}", flush=True)
+        print(
+            f"warning: {show(spec)}: {len(outside)} symlink{'' if one else 's'} to {'a file' if one else 'files'} outside the folder skipped "
+            f"({', '.join(sorted(outside))}); set segment.follow_symlinks: true to read {'it' if one else 'them'}",
+            flush=True,
+        )
         stats["skipped_outside_symlinks"] += len(outside)
         stats["skipped_outside_symlink_files"] = sorted(outside)
     if not files:
-        raise UserError(f"{show(spec)}: no file in the folder matches segment.include ({', '.join(patterns)}); put your corpus there or change segment.include")
+        raise UserError(
+            f"{show(spec)}: no file in the folder matches segment.include ({', '.join(patterns)}); put your corpus there or change segment.include"
+        )
     return sorted(files)
 
 
 def _glob_regex(pattern: str) -> str:
     """A glob over '/'-separated paths as a regex: * ? [..] stay within a folder, **/ spans folders."""
     parts = re.split(r"(\*\*/|\*\*|\*|\?|\[!?[^\]/]+\])", pattern.removeprefix("./"))  # odd items: wildcards
-    return "".join(_GLOB.get(t, "[^" + t[2:] if t.startswith("[!") else t) if i % 2 else re.escape(t) for i, t in enumerate(parts))
+    return "".join(
+        _GLOB.get(t, "[^" + t[2:] if t.startswith("[!") else t) if i % 2 else re.escape(t) for i, t in enumerate(parts)
+    )
 
 
 def _regular(path: Path, stats: Counter, alone: bool = False) -> bool:

@@ -52,13 +52,19 @@ def json_array(name: str, text: str, fields: dict) -> list:
     if key:
         if isinstance(data, dict) and isinstance(data.get(key), list):
             return data[key]
-        raise UserError(printable(f"{name}: expected an object with a list of records under '{key}' (segment.fields.records), got {kind(data)}{' without it' if isinstance(data, dict) else ''}; fix the file or segment.fields.records"))
+        raise UserError(
+            printable(
+                f"{name}: expected an object with a list of records under '{key}' (segment.fields.records), got {kind(data)}{' without it' if isinstance(data, dict) else ''}; fix the file or segment.fields.records"
+            )
+        )
     if isinstance(data, list):
         return data
     if isinstance(data, dict):  # one record, or {"data": [...]}: records under its only list
         lists = [v for v in data.values() if isinstance(v, list)]
         return lists[0] if len(lists) == 1 and detect(data, fields) is None else [data]
-    raise UserError(f"{name}: holds {kind(data)}; expected an array of records, or an object with the records under a key (set segment.fields.records)")
+    raise UserError(
+        f"{name}: holds {kind(data)}; expected an array of records, or an object with the records under a key (set segment.fields.records)"
+    )
 
 
 def _clean(value, stats):

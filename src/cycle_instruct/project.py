@@ -12,8 +12,21 @@ import yaml
 from .params import _merge
 
 ROOT = Path(__file__).resolve().parents[2]
-PIPELINE_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "prompts", "stages", "src", ".dvc/config", ".dvc/.gitignore",
-                  "eval/dvc.yaml", "eval/.dvcignore", "eval/.dvc/config", "eval/.dvc/.gitignore")
+PIPELINE_FILES = (
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    ".gitignore",
+    "prompts",
+    "stages",
+    "src",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    "eval/dvc.yaml",
+    "eval/.dvcignore",
+    "eval/.dvc/config",
+    "eval/.dvc/.gitignore",
+)
 REPLACED_WHOLE = {("iterations",), ("eval", "sft"), ("eval", "seeds")}  # collections of the user's own keys
 
 
@@ -54,10 +67,14 @@ def make_project(root: Path, overrides: dict, cache_dir: Path | None, corpus: di
     shutil.copy(template, root / ".dvc") if template.exists() else write_offline_template(root / ".dvc" / "plots_offline.html")
     commands = [(["git", "init", "-q"], root)]
     if cache_dir is not None:
-        commands += [(["dvc", "config", "--local", "cache.dir", str(cache_dir)], root),
-                     (["dvc", "config", "--local", "cache.dir", str(cache_dir)], root / "eval")]  # the eval subrepo shares it
-    commands += [(["git", "add", "-A"], root),
-                 (["git", "-c", "user.name=cycle-instruct", "-c", "user.email=cycle-instruct@localhost", "commit", "-qm", "init"], root)]
+        commands += [
+            (["dvc", "config", "--local", "cache.dir", str(cache_dir)], root),
+            (["dvc", "config", "--local", "cache.dir", str(cache_dir)], root / "eval"),
+        ]  # the eval subrepo shares it
+    commands += [
+        (["git", "add", "-A"], root),
+        (["git", "-c", "user.name=cycle-instruct", "-c", "user.email=cycle-instruct@localhost", "commit", "-qm", "init"], root),
+    ]
     for cmd, cwd in commands:
         subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
     return root

@@ -55,7 +55,9 @@ def load_prompts(paths) -> Prompts:
     for path in map(Path, paths):
         name = path.stem
         if name not in PLACEHOLDERS:
-            raise UserError(f"{path}: not a prompt this pipeline knows; prompt files are named {', '.join(f'{n}.txt' for n in PLACEHOLDERS)}")
+            raise UserError(
+                f"{path}: not a prompt this pipeline knows; prompt files are named {', '.join(f'{n}.txt' for n in PLACEHOLDERS)}"
+            )
         if not path.is_file():
             raise UserError(f"{path}: prompt file not found; restore it (git checkout -- {path}) or point --prompts at it")
         text = path.read_text(encoding="utf-8").rstrip("\n")
@@ -63,14 +65,22 @@ def load_prompts(paths) -> Prompts:
             fields = {f for _, f, spec, conv in string.Formatter().parse(text) if f is not None}
             bad = [f for _, f, spec, conv in string.Formatter().parse(text) if f is not None and (spec or conv)]
         except ValueError as e:
-            raise UserError(f"{path}: broken template ({e}); write placeholders as {{name}} and literal braces as {{{{ and }}}}") from None
+            raise UserError(
+                f"{path}: broken template ({e}); write placeholders as {{name}} and literal braces as {{{{ and }}}}"
+            ) from None
         wanted = PLACEHOLDERS[name]
         if bad or not all(f.isidentifier() for f in fields):
-            raise UserError(f"{path}: placeholders take no format spec or index; use only {', '.join(f'{{{w}}}' for w in sorted(wanted))}")
+            raise UserError(
+                f"{path}: placeholders take no format spec or index; use only {', '.join(f'{{{w}}}' for w in sorted(wanted))}"
+            )
         if wanted - fields:
-            raise UserError(f"{path}: missing placeholder {', '.join(f'{{{w}}}' for w in sorted(wanted - fields))}; the template must use {', '.join(f'{{{w}}}' for w in sorted(wanted))}")
+            raise UserError(
+                f"{path}: missing placeholder {', '.join(f'{{{w}}}' for w in sorted(wanted - fields))}; the template must use {', '.join(f'{{{w}}}' for w in sorted(wanted))}"
+            )
         if fields - wanted:
-            raise UserError(f"{path}: unknown placeholder {', '.join(f'{{{f}}}' for f in sorted(fields - wanted))}; this prompt takes only {', '.join(f'{{{w}}}' for w in sorted(wanted))} (literal braces: {{{{ }}}})")
+            raise UserError(
+                f"{path}: unknown placeholder {', '.join(f'{{{f}}}' for f in sorted(fields - wanted))}; this prompt takes only {', '.join(f'{{{w}}}' for w in sorted(wanted))} (literal braces: {{{{ }}}})"
+            )
         templates[name], files[name] = text, path
     return Prompts(templates, files)
 
@@ -124,6 +134,7 @@ def prompt_ids(tokenizer, prompt: str) -> list[int]:
     (BOS), so the tokenizer adds them only to a plain prompt. Generation and training both use it."""
     plain = not getattr(tokenizer, "chat_template", None)
     return tokenizer(prompt, add_special_tokens=plain)["input_ids"]
+
 
 def judge_messages(prompts: Prompts, instruction: str, response: str) -> list[dict]:
     """The optional local-model judge of a pair's relevance."""

@@ -60,7 +60,12 @@ def prune(distances: np.ndarray, labels: np.ndarray, fraction: float) -> np.ndar
 
 # no_distance: the pair's reconstruction was rejected by our checks (an echo, a copy, boilerplate),
 # so it has no distance; it could only rank best by mistake, so it is dropped before the filter
-NO_DISTANCE, CLUSTER_FRACTION, MAX_DISTANCE, NEAR_DUPLICATE = REASONS = ("no_distance", "cluster_fraction", "max_distance", "near_duplicate")
+NO_DISTANCE, CLUSTER_FRACTION, MAX_DISTANCE, NEAR_DUPLICATE = REASONS = (
+    "no_distance",
+    "cluster_fraction",
+    "max_distance",
+    "near_duplicate",
+)
 
 
 def drop_reasons(distances: np.ndarray, labels: np.ndarray, fraction: float, max_distance: float) -> np.ndarray:

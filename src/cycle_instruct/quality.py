@@ -17,7 +17,10 @@ def relevance(embedder, records) -> list[float]:
 
 def judge_scores(engine, records, generate_cfg, prompts, desc="judge") -> list[int | None]:
     """The base model's 1-5 rating of each pair (greedy, a few tokens); None where it gave no digit."""
-    replies = generate(engine, [judge_messages(prompts, r.instruction, r.response) for r in records],
-                       generate_cfg.but(max_new_tokens=4, temperature=0), desc=desc)
+    replies = generate(
+        engine,
+        [judge_messages(prompts, r.instruction, r.response) for r in records],
+        generate_cfg.but(max_new_tokens=4, temperature=0),
+        desc=desc,
+    )
     return [int(m.group()) if (m := re.search(r"[1-5]", g.text)) else None for g in replies]
-

@@ -26,7 +26,15 @@ from bisect import bisect_right
 from .text import QUESTION_MARKS
 
 RULES = ("contains", "sentence")
-REASONS = ("no_question_mark", "mark_in_code", "mark_in_comment", "mark_in_url", "mark_in_quotation", "mark_inside_token", "answer_after_question")
+REASONS = (
+    "no_question_mark",
+    "mark_in_code",
+    "mark_in_comment",
+    "mark_in_url",
+    "mark_in_quotation",
+    "mark_inside_token",
+    "answer_after_question",
+)
 _MARK = re.compile(f"[{''.join(QUESTION_MARKS)}]")
 _CODE = [
     re.compile(r"^(?P<fence>```|~~~).*?^(?P=fence)[^\n]*$", re.M | re.S),  # fenced block
@@ -38,11 +46,15 @@ _COMMENT = [
     re.compile(r"^\.\.(?![^\S\n]*\w[\w:-]*::)(?:[^\S\n].*)?(?:\n[^\S\n]+.*)*", re.M),  # rst comment (not a directive)
     re.compile(r"<!--.*?(?:-->|$)", re.S),
 ]
-_URL = re.compile(r"""(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/)[^\s<>"'`]*[^\s<>"'`?.!,;:)\]}]""", re.I)
+_URL = re.compile(
+    r"""(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/)[^\s<>"'`]*[^\s<>"'`?.!,;:)\]}]""", re.I
+)
 _QUOTE = re.compile(r'"[^"\n]+"|“[^”]+”|‘[^’]+’|«[^»]+»|„[^“”]+[“”]|「[^」]+」|『[^』]+』')
 TRAILING_STATEMENTS = 3  # an answer may ask a question, then go on to answer it at length
 _STATEMENT_END = re.compile(r"[.!。！](?=\s|$)")
-_SENTENCE_END = re.compile(rf"""[\s"'”’»」』)\]*_.!…{''.join(QUESTION_MARKS)}]|$""")  # what may follow a mark that ends a sentence
+_SENTENCE_END = re.compile(
+    rf"""[\s"'”’»」』)\]*_.!…{"".join(QUESTION_MARKS)}]|$"""
+)  # what may follow a mark that ends a sentence
 
 
 def why_not(text: str, rule: str = "sentence", code: tuple[str, ...] = (), cited: tuple[str, ...] = ()) -> str | None:
@@ -63,7 +75,9 @@ def why_not(text: str, rule: str = "sentence", code: tuple[str, ...] = (), cited
     spans["mark_in_code"] += [m.span() for pattern in _CODE for m in pattern.finditer(text)]
     spans["mark_in_comment"] = [m.span() for pattern in _COMMENT for m in pattern.finditer(text)]
     whole = text.strip()
-    spans["mark_in_quotation"] = [m.span() for m in _QUOTE.finditer(text) if m.group() != whole and m.group()[1:-1].strip() != whole.strip("-*• ")]
+    spans["mark_in_quotation"] = [
+        m.span() for m in _QUOTE.finditer(text) if m.group() != whole and m.group()[1:-1].strip() != whole.strip("-*• ")
+    ]
     for link in cited:
         if link.strip() != whole:
             spans["mark_in_quotation"] += [m.span() for m in re.finditer(r"\s+".join(map(re.escape, link.split())), text)]
@@ -81,7 +95,7 @@ def why_not(text: str, rule: str = "sentence", code: tuple[str, ...] = (), cited
     last = next((at for at in reversed(marks) if reason_for(at) is None), None)  # the last question asked
     if last is None:
         return reason_for(marks[0])
-    after = text[last + 1:].split("\n", 1)[0]  # the rest of its line (a list item)
+    after = text[last + 1 :].split("\n", 1)[0]  # the rest of its line (a list item)
     if len(_STATEMENT_END.findall(after)) >= TRAILING_STATEMENTS:
         return "answer_after_question"
     return None

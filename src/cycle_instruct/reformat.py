@@ -15,7 +15,10 @@ _PREAMBLE = re.compile(
     r"|the (text|question|response|answer|passage)( is| has been)? (re-?written|revised|reworded)( as| below)?)\s*:\s*",
     re.IGNORECASE,
 )
-_LABEL = re.compile(r"^\s*((rewritten\s+)?(question|text|response|answer)|rewrite the (text|question|response|answer)\b[^\n:]{0,60})\s*:\s*", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^\s*((rewritten\s+)?(question|text|response|answer)|rewrite the (text|question|response|answer)\b[^\n:]{0,60})\s*:\s*",
+    re.IGNORECASE,
+)
 
 
 def clean_rewrite(text: str) -> str:
@@ -57,12 +60,28 @@ def reformat_records(engine, records, side: str, cfg, generate_cfg, prompts, emb
     is segment.question_rule.
     """
     if not cfg.enabled or not records:
-        return records, {"in": len(records), "out": len(records), "rewritten": 0, "kept_raw": 0, "dropped": 0, "tokens_generated": 0}
+        return records, {
+            "in": len(records),
+            "out": len(records),
+            "rewritten": 0,
+            "kept_raw": 0,
+            "dropped": 0,
+            "tokens_generated": 0,
+        }
     sources = [r.original_text for r in records]
-    conversations, sampling = [reformat_messages(prompts, t, side) for t in sources], generate_cfg.but(max_new_tokens=cfg.max_new_tokens)
+    conversations, sampling = (
+        [reformat_messages(prompts, t, side) for t in sources],
+        generate_cfg.but(max_new_tokens=cfg.max_new_tokens),
+    )
     wording = prompts.preamble("reformat_question" if side == INSTRUCTION else "reformat_answer")
     generations = generate(
-        engine, conversations, sampling, sources=sources, clean=clean_rewrite, reject_echo=False, desc=f"reformat {side}s",
+        engine,
+        conversations,
+        sampling,
+        sources=sources,
+        clean=clean_rewrite,
+        reject_echo=False,
+        desc=f"reformat {side}s",
         check=lambda g, i: rewrite_reject_reason(g.text, sources[i], side, g.finished, cfg, wording, question_rule),
         partial=open_partial(resume_as, engine, conversations, sampling) if resume_as else None,
     )
@@ -80,5 +99,13 @@ def reformat_records(engine, records, side: str, cfg, generate_cfg, prompts, emb
         else:
             dropped += 1
     stats = summarize(generations)
-    return out, {"in": len(records), "out": len(out), "rewritten": len(records) - stats["rejected"], "kept_raw": kept_raw, "dropped": dropped, **stats,
-                 "engine": engine.name, "engine_reason": engine.reason}
+    return out, {
+        "in": len(records),
+        "out": len(out),
+        "rewritten": len(records) - stats["rejected"],
+        "kept_raw": kept_raw,
+        "dropped": dropped,
+        **stats,
+        "engine": engine.name,
+        "engine_reason": engine.reason,
+    }

@@ -1,7 +1,12 @@
 """The evaluation report: the paper's comparison table in markdown, and its plots' data."""
 
-REPORT_COLUMNS = [("train pairs", "train_pairs"), ("answer cos", "answer.cosine"), ("answer ROUGE-L", "answer.rouge_l"),
-                  ("question cos", "question.cosine"), ("question ROUGE-L", "question.rouge_l")]
+REPORT_COLUMNS = [
+    ("train pairs", "train_pairs"),
+    ("answer cos", "answer.cosine"),
+    ("answer ROUGE-L", "answer.rouge_l"),
+    ("question cos", "question.cosine"),
+    ("question ROUGE-L", "question.rouge_l"),
+]
 
 
 def lookup(row: dict, dotted: str):
@@ -26,12 +31,17 @@ def report_lines(corpus: str, methods: list[str], rows: dict, quality: dict, cha
         cells += [fmt(q.get("relevance"))] + ([fmt(q.get("judge"))] if judged else [])
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     if any(lookup(r, "answer.cosine_sem") is not None for r in rows.values()):
-        lines += ["", "± is the standard error of the mean over the held-out pairs: a gap between two rows "
-                  "smaller than about twice it is within chance."]
+        lines += [
+            "",
+            "± is the standard error of the mean over the held-out pairs: a gap between two rows "
+            "smaller than about twice it is within chance.",
+        ]
     lines += ["", "| Cycle-Filt | kept pairs | kept relevance | pruned pairs | pruned relevance |", "|---|---|---|---|---|"]
     for k in chain:
         q = quality.get(f"cycle_filt_{k}", {})
-        lines.append(f"| iteration {k} | {fmt(q.get('pairs'))} | {fmt(q.get('relevance'))} | {fmt(q.get('pruned_pairs'))} | {fmt(q.get('pruned_relevance'))} |")
+        lines.append(
+            f"| iteration {k} | {fmt(q.get('pairs'))} | {fmt(q.get('relevance'))} | {fmt(q.get('pruned_pairs'))} | {fmt(q.get('pruned_relevance'))} |"
+        )
     return lines
 
 
@@ -41,6 +51,13 @@ def iteration_trend(rows: dict, chain: list[int]) -> list[dict]:
     for k in chain:
         for kind in ("cycle_inst", "cycle_filt"):
             if (r := rows.get(f"{kind}_{k}")) is not None:
-                trend.append({"iteration": k, "method": kind, "answer_cosine": lookup(r, "answer.cosine"),
-                              "question_cosine": lookup(r, "question.cosine"), "answer_rouge_l": lookup(r, "answer.rouge_l")})
+                trend.append(
+                    {
+                        "iteration": k,
+                        "method": kind,
+                        "answer_cosine": lookup(r, "answer.cosine"),
+                        "question_cosine": lookup(r, "question.cosine"),
+                        "answer_rouge_l": lookup(r, "answer.rouge_l"),
+                    }
+                )
     return trend

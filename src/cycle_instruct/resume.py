@@ -64,7 +64,10 @@ class Partial:
                 entry = json.loads(line)
                 self.batches[int(entry["batch"])] = entry["results"]
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                print(f"warning: {self.path}:{n}: cut or corrupt line (a crash mid-write); that batch is generated again", flush=True)
+                print(
+                    f"warning: {self.path}:{n}: cut or corrupt line (a crash mid-write); that batch is generated again",
+                    flush=True,
+                )
                 break
         self._rewrite()  # drop what could not be read, so appends follow whole lines
 

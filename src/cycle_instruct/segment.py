@@ -39,14 +39,26 @@ def hold_out(items, size: float, seed: int) -> tuple[list, list[Record]]:
     if n <= 0:
         return items, []
     if n >= len(paired):
-        raise UserError(f"params.yaml: segment.test_size {size:g} holds out all {len(paired)} gold pairs; lower it so some remain for training")
+        raise UserError(
+            f"params.yaml: segment.test_size {size:g} holds out all {len(paired)} gold pairs; lower it so some remain for training"
+        )
     chosen = set(random.Random(seed).sample(paired, n))
     held_texts = {normalize(t, underscore_is_punctuation=True) for i in chosen for t in items[i].gold}
     test = [
-        Record(id=f"t{j:06d}", original=items[i].side, instruction=items[i].gold[0], response=items[i].gold[1], source=items[i].source)
+        Record(
+            id=f"t{j:06d}",
+            original=items[i].side,
+            instruction=items[i].gold[0],
+            response=items[i].gold[1],
+            source=items[i].source,
+        )
         for j, i in enumerate(sorted(chosen))
     ]
-    rest = [item for i, item in enumerate(items) if i not in chosen and normalize(item.text, underscore_is_punctuation=True) not in held_texts]
+    rest = [
+        item
+        for i, item in enumerate(items)
+        if i not in chosen and normalize(item.text, underscore_is_punctuation=True) not in held_texts
+    ]
     return rest, test
 
 
@@ -78,7 +90,9 @@ def build_records(items, cfg, stats: Counter) -> tuple[list[Record], list[Record
             record_id = f"{'q' if item.side == INSTRUCTION else 'a'}{len(side_records):06d}"
             side_records.append(Record(id=record_id, original=item.side, source=item.source, **{item.side: piece}))
             if item.gold and piece is pieces[0]:
-                gold.append(Record(id=record_id, original=item.side, instruction=item.gold[0], response=item.gold[1], source=item.source))
+                gold.append(
+                    Record(id=record_id, original=item.side, instruction=item.gold[0], response=item.gold[1], source=item.source)
+                )
     stats["questions"], stats["answers"], stats["gold_pairs"] = len(records[INSTRUCTION]), len(records[RESPONSE]), len(gold)
     return records[INSTRUCTION], records[RESPONSE], gold
 
@@ -88,12 +102,22 @@ def check_both_sides(questions: list, answers: list, spec: str, stats: Counter |
     if not questions and not answers:
         raise UserError(f"{spec}: the corpus holds no text; add documents with paragraphs separated by blank lines")
     if not questions:
-        ruled_out = sum(v for k, v in (stats or {}).items() if k.startswith("question_rule_rejected_") and not k.endswith("no_question_mark"))
-        why = (f" that ends a sentence of prose ({ruled_out} with one in code, a URL, a comment or a quotation; "
-               "segment.question_rule: contains counts them)") if ruled_out else ""
+        ruled_out = sum(
+            v for k, v in (stats or {}).items() if k.startswith("question_rule_rejected_") and not k.endswith("no_question_mark")
+        )
+        why = (
+            (
+                f" that ends a sentence of prose ({ruled_out} with one in code, a URL, a comment or a quotation; "
+                "segment.question_rule: contains counts them)"
+            )
+            if ruled_out
+            else ""
+        )
         raise UserError(
             f"{spec}: no paragraph contains a question mark{why}, so there are no questions; "
             "Cycle-Instruct needs some question paragraphs (FAQs, forum posts, dialogue) beside the answers"
         )
     if not answers:
-        raise UserError(f"{spec}: every paragraph contains a question mark, so there are no answers; add answer text to the corpus")
+        raise UserError(
+            f"{spec}: every paragraph contains a question mark, so there are no answers; add answer text to the corpus"
+        )

@@ -11,7 +11,9 @@ def summarize_run(metrics_dir, chain: list[int]) -> dict:
     root = Path(metrics_dir)
     segment, embed, prune = (read_json(root / f"{n}.json") for n in ("segment", "embed", "prune"))
     # the chain's iterations only: DVC leaves the metrics of an iteration taken out of params.yaml behind
-    stage_files = [root / f"{n}.json" for n in ("reformat", "embed")] + [f for k in chain for f in sorted((root / "iterations" / str(k)).glob("*.json"))]
+    stage_files = [root / f"{n}.json" for n in ("reformat", "embed")] + [
+        f for k in chain for f in sorted((root / "iterations" / str(k)).glob("*.json"))
+    ]
     step = iteration_metrics(root, chain[-1])
     return {
         "iterations": len(chain),

@@ -24,8 +24,11 @@ _VISIBLE = re.compile(rf"[^\s{INVISIBLE}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SENTENCE_END = re.compile(rf"(?<=[.!。！{''.join(QUESTION_MARKS)}])\s+")
 _BOMS = [  # UTF-32 first: its little-endian BOM starts with UTF-16's
-    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
-    (codecs.BOM_UTF8, "utf-8", "UTF-8"), (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
 ]
 
 
@@ -96,13 +99,17 @@ def read_document(path: Path) -> str:
     if not bom and b"\x00" in data[:8192]:
         raise BinaryFile(f"{name}: looks like a binary file, not text; remove it or point segment.input at text files")
     try:
-        return data[len(bom):].decode(encoding)
+        return data[len(bom) :].decode(encoding)
     except UnicodeDecodeError as e:
-        line = data[len(bom): len(bom) + e.start].decode(encoding, "replace").count("\n") + 1
-        q = shlex.quote(name)  # iconv needs -f, the encoding it was saved in: Windows' Western one is the likeliest when not UTF-8
+        line = data[len(bom) : len(bom) + e.start].decode(encoding, "replace").count("\n") + 1
+        q = shlex.quote(
+            name
+        )  # iconv needs -f, the encoding it was saved in: Windows' Western one is the likeliest when not UTF-8
         source = "from Windows-1252: iconv -f cp1252" if label == "UTF-8" else f"iconv -f {label}"
-        raise UserError(f"{name}:{line}: not valid {label} (byte {len(bom) + e.start}); convert the file to UTF-8, "
-                        f"e.g. {source} -t utf-8 {q} > {q}.utf8 && mv {q}.utf8 {q}")
+        raise UserError(
+            f"{name}:{line}: not valid {label} (byte {len(bom) + e.start}); convert the file to UTF-8, "
+            f"e.g. {source} -t utf-8 {q} > {q}.utf8 && mv {q}.utf8 {q}"
+        )
 
 
 def split_long(text: str, max_chars: int) -> list[str]:

@@ -59,8 +59,10 @@ def check_cutoff(tokenizer, direction: str, prompts, cutoff: int, prompt_file: s
     messages = forward_messages(prompts, "") if direction == "fwd" else backward_messages(prompts, "")
     template = len(prompt_ids(tokenizer, render_prompt(tokenizer, messages)))
     if cutoff <= template:
-        raise UserError(f"train.cutoff = {cutoff} is not above the prompt template alone ({prompt_file} with an empty source: {template} tokens); "
-                        f"set train.cutoff well above {template} (the paper: 1024)")
+        raise UserError(
+            f"train.cutoff = {cutoff} is not above the prompt template alone ({prompt_file} with an empty source: {template} tokens); "
+            f"set train.cutoff well above {template} (the paper: 1024)"
+        )
 
 
 def check_processes(n: int) -> None:
@@ -70,7 +72,9 @@ def check_processes(n: int) -> None:
     else:
         have, what = len(os.sched_getaffinity(0)), "CPU cores and no GPU (more processes than cores only slow training down)"
     if n > have:
-        raise UserError(f"train.num_processes = {n}, but this machine has {have} {what}; set train.num_processes to at most {have}")
+        raise UserError(
+            f"train.num_processes = {n}, but this machine has {have} {what}; set train.num_processes to at most {have}"
+        )
 
 
 def process_group() -> tuple[int, int]:
@@ -159,7 +163,9 @@ def target_loss(model, input_ids, labels, attention, full_logits: bool = False) 
     targets = labels[:, 1:]
     if full_logits:
         logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
+        return torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum"
+        )
     body, head = _body_and_head(model)
     keep = targets != -100
     hidden, targets = body(input_ids=input_ids, attention_mask=attention).last_hidden_state[:, :-1][keep], targets[keep]
@@ -167,7 +173,10 @@ def target_loss(model, input_ids, labels, attention, full_logits: bool = False) 
     if len(hidden) <= rows:
         return _head_loss(head, hidden, targets)
     # more targets than one chunk: only one chunk's logits exist at a time, each recomputed in backward
-    return sum(checkpoint(_head_loss, head, hidden[s : s + rows], targets[s : s + rows], use_reentrant=False) for s in range(0, len(hidden), rows))
+    return sum(
+        checkpoint(_head_loss, head, hidden[s : s + rows], targets[s : s + rows], use_reentrant=False)
+        for s in range(0, len(hidden), rows)
+    )
 
 
 def _head_loss(head, hidden, targets):
@@ -183,7 +192,9 @@ def head_is_plain(model, ids: list[int]) -> bool:
     was_training = model.training
     model.eval()
     x = torch.tensor([ids[:16]], device=model.device)
-    same = torch.allclose(head(body(input_ids=x).last_hidden_state).float(), model(input_ids=x).logits.float(), rtol=1e-3, atol=1e-3)
+    same = torch.allclose(
+        head(body(input_ids=x).last_hidden_state).float(), model(input_ids=x).logits.float(), rtol=1e-3, atol=1e-3
+    )
     model.train(was_training)
     return same
 
@@ -196,7 +207,9 @@ def _gradient_checkpointing(model, setting) -> bool:
     if not getattr(base, "supports_gradient_checkpointing", False):
         if setting == "auto":
             return False
-        raise UserError(f"train.gradient_checkpointing: true, but {type(base).__name__} does not support gradient checkpointing; set it to auto or false")
+        raise UserError(
+            f"train.gradient_checkpointing: true, but {type(base).__name__} does not support gradient checkpointing; set it to auto or false"
+        )
     # non-reentrant: works with frozen embeddings (LoRA) and with the gradients summed across processes
     base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return True
@@ -213,7 +226,10 @@ def _sum_across_processes(params, step_loss: torch.Tensor) -> torch.Tensor:
     """What DDP does, once per optimizer step: each process gets the sum of every process's
     gradients (each already divided by the step's global target-token count) and losses.
     One all-reduce of the LoRA gradients; a process with no micro-batch in a step adds zeros."""
-    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).float().flatten() for p in params] + [step_loss.float().reshape(1)])
+    flat = torch.cat(
+        [(p.grad if p.grad is not None else torch.zeros_like(p)).float().flatten() for p in params]
+        + [step_loss.float().reshape(1)]
+    )
     torch.distributed.all_reduce(flat)
     offset = 0
     for p in params:
@@ -241,7 +257,9 @@ def train_lora(model, tokenizer, pairs: list[tuple[list[dict], str]], cfg, full_
     micro, epochs = cfg.micro_batch, cfg.epochs
     per_step = cfg.effective_batch // micro  # micro-batches per optimizer step, over all processes
     rng = random.Random(cfg.seed)
-    plan = [(epoch, step) for epoch in range(1, epochs + 1) for step in plan_steps(lengths, micro, per_step, cfg.group_by_length, rng)]
+    plan = [
+        (epoch, step) for epoch in range(1, epochs + 1) for step in plan_steps(lengths, micro, per_step, cfg.group_by_length, rng)
+    ]
     batches = [batch for _, step in plan for batch in step]
     real_tokens = sum(lengths[i] for batch in batches for i in batch)
     processed = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
@@ -266,7 +284,9 @@ def train_lora(model, tokenizer, pairs: list[tuple[list[dict], str]], cfg, full_
         n_target = max(1, sum(n_targets[i] for batch in step for i in batch))
         step_loss = torch.zeros((), device=model.device)
         for batch in step[rank::world]:  # this process's share of the step
-            input_ids, labels, attention = (t.to(model.device) for t in _collate([examples[i] for i in batch], tokenizer.pad_token_id))
+            input_ids, labels, attention = (
+                t.to(model.device) for t in _collate([examples[i] for i in batch], tokenizer.pad_token_id)
+            )
             with torch.autocast(model.device.type, dtype=torch.bfloat16) if bf16 else nullcontext():
                 loss = target_loss(model, input_ids, labels, attention, full_logits) / n_target
             loss.backward()

@@ -21,7 +21,10 @@ class StrictLoader(yaml.SafeLoader):
         alias = isinstance(event, yaml.AliasEvent)
         if alias or getattr(event, "anchor", None) is not None:
             what = f"alias *{event.anchor}" if alias else f"anchor &{event.anchor}"
-            raise _Refused(event.start_mark, f"{what}: anchors and aliases are not allowed (a few of them can expand to gigabytes); write the value out")
+            raise _Refused(
+                event.start_mark,
+                f"{what}: anchors and aliases are not allowed (a few of them can expand to gigabytes); write the value out",
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
@@ -30,7 +33,10 @@ class StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (str, int, float, bool)) or key is None:
                 if (type(key), key) in seen:
-                    raise _Refused(key_node.start_mark, f"key {key!r} is given twice in this mapping (first on line {seen[type(key), key]}); keep one")
+                    raise _Refused(
+                        key_node.start_mark,
+                        f"key {key!r} is given twice in this mapping (first on line {seen[type(key), key]}); keep one",
+                    )
                 seen[type(key), key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep)
 

@@ -17,5 +17,18 @@ from .selection import VLLM_INSTALL, choose_engine, open_engine, vllm_installed
 from .vllm import VLLMEngine, compiles, served_lora_rank
 from .vllm_errors import explain_vllm_error
 
-__all__ = ["VLLM_INSTALL", "Completion", "Engine", "HFEngine", "Replicas", "VLLMEngine", "choose_engine", "compiles",
-           "explain_vllm_error", "open_engine", "replica_devices", "served_lora_rank", "vllm_installed"]
+__all__ = [
+    "VLLM_INSTALL",
+    "Completion",
+    "Engine",
+    "HFEngine",
+    "Replicas",
+    "VLLMEngine",
+    "choose_engine",
+    "compiles",
+    "explain_vllm_error",
+    "open_engine",
+    "replica_devices",
+    "served_lora_rank",
+    "vllm_installed",
+]

@@ -39,14 +39,18 @@ class HFEngine(Engine):
             with torch.no_grad():
                 out = model.generate(**enc, **sampling, pad_token_id=tok.pad_token_id, top_p=None)
         except torch.OutOfMemoryError:
-            raise UserError(f"transformers ran out of GPU memory on a batch of {len(prompts)} prompts; lower generate.batch_size "
-                            f"({cfg.batch_size}) or generate.max_new_tokens ({cfg.max_new_tokens})") from None
+            raise UserError(
+                f"transformers ran out of GPU memory on a batch of {len(prompts)} prompts; lower generate.batch_size "
+                f"({cfg.batch_size}) or generate.max_new_tokens ({cfg.max_new_tokens})"
+            ) from None
         completions = []
         for row in range(len(prompts)):
             ids = out[row, enc["input_ids"].shape[1] :].tolist()
             stop = next((n for n, t in enumerate(ids) if t in eos_ids), None)
             kept = ids if stop is None else ids[:stop]
-            completions.append(Completion(tok.decode(kept, skip_special_tokens=False).strip(), len(kept) + (stop is not None), stop is not None))
+            completions.append(
+                Completion(tok.decode(kept, skip_special_tokens=False).strip(), len(kept) + (stop is not None), stop is not None)
+            )
         return completions
 
     def close(self):

@@ -43,8 +43,10 @@ class Replicas(Engine):
         try:
             status, value = conn.recv()
         except EOFError:
-            raise UserError("a generation replica died (killed, or out of memory); lower generate.batch_size or "
-                            "generate.data_parallel_size, and check the machine's memory") from None
+            raise UserError(
+                "a generation replica died (killed, or out of memory); lower generate.batch_size or "
+                "generate.data_parallel_size, and check the machine's memory"
+            ) from None
         if status == "error":
             raise UserError(value)
         return status, value
@@ -119,7 +121,9 @@ def _replica(conn, kind, base_dir, cfg, max_lora_rank, devices):
     except UserError as e:
         conn.send(("error", str(e)))
     except Exception as e:
-        conn.send(("error", f"generation replica on GPUs {devices}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
+        conn.send(
+            ("error", f"generation replica on GPUs {devices}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        )
     finally:
         if engine is not None:
             engine.close()
@@ -131,15 +135,21 @@ def replica_devices(cfg) -> list[list[int]]:
 
     per_replica = cfg.tensor_parallel_size * cfg.pipeline_parallel_size
     if not torch.cuda.is_available():
-        raise UserError(f"params.yaml: generate.data_parallel_size ({cfg.data_parallel_size}) must be 1 without a GPU; "
-                        "it runs one model replica per GPU (group)")
+        raise UserError(
+            f"params.yaml: generate.data_parallel_size ({cfg.data_parallel_size}) must be 1 without a GPU; "
+            "it runs one model replica per GPU (group)"
+        )
     if cfg.distributed_backend == "ray":
-        raise UserError("params.yaml: generate.data_parallel_size above 1 runs replicas on this machine (mp); with "
-                        "distributed_backend: ray, spread one model over the cluster with tensor/pipeline_parallel_size")
+        raise UserError(
+            "params.yaml: generate.data_parallel_size above 1 runs replicas on this machine (mp); with "
+            "distributed_backend: ray, spread one model over the cluster with tensor/pipeline_parallel_size"
+        )
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     gpus = [int(g) for g in visible.split(",") if g.strip()] if visible else list(range(torch.cuda.device_count()))
     need = cfg.data_parallel_size * per_replica
     if len(gpus) < need:
-        raise UserError(f"params.yaml: generate.data_parallel_size x tensor_parallel_size x pipeline_parallel_size = {need} GPUs, "
-                        f"but this machine shows {len(gpus)}; lower them")
+        raise UserError(
+            f"params.yaml: generate.data_parallel_size x tensor_parallel_size x pipeline_parallel_size = {need} GPUs, "
+            f"but this machine shows {len(gpus)}; lower them"
+        )
     return [gpus[r * per_replica : (r + 1) * per_replica] for r in range(cfg.data_parallel_size)]

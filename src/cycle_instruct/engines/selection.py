@@ -21,8 +21,10 @@ def choose_engine(cfg, n_prompts: int, adapters: bool = False) -> tuple[str, str
     merged weights, so such a job must be bigger (benchmarks/stages.py measures both kinds)."""
     split = cfg.tensor_parallel_size > 1 or cfg.pipeline_parallel_size > 1
     if split and (cfg.engine == "hf" or not vllm_installed()):
-        raise UserError("params.yaml: generate.tensor_parallel_size and pipeline_parallel_size above 1 split a model with vLLM; "
-                        f"set generate.engine: vllm and install it ({VLLM_INSTALL}), or use data_parallel_size")
+        raise UserError(
+            "params.yaml: generate.tensor_parallel_size and pipeline_parallel_size above 1 split a model with vLLM; "
+            f"set generate.engine: vllm and install it ({VLLM_INSTALL}), or use data_parallel_size"
+        )
     if split:
         return "vllm", "the model is split over GPUs (tensor/pipeline_parallel_size), which needs vLLM"
     if cfg.engine == "hf":

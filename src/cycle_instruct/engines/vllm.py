@@ -26,7 +26,9 @@ class VLLMEngine(Engine):
         """`max_lora_rank` None: the stage uses the base model only, so LoRA stays off (its
         kernels slow every request down, and on CPU they stop vLLM from compiling the model)."""
         on_gpu = device() == "cuda"
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines (config, start-up steps) would bury the stage's own
+        os.environ.setdefault(
+            "VLLM_LOGGING_LEVEL", "WARNING"
+        )  # its INFO lines (config, start-up steps) would bury the stage's own
         if not on_gpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB; vLLM's CPU build refuses to start without it
             # vLLM keeps a core for its scheduler by default: on a small machine that is half of it
@@ -36,27 +38,41 @@ class VLLMEngine(Engine):
             # the same tokens/s (benchmarks/generation.py, rows vllm and mp); on GPUs vLLM's own process split stays
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
             space = os.environ["VLLM_CPU_KVCACHE_SPACE"].strip()
-            if not (space.isdecimal() and int(space) >= 1):  # vLLM would say "invalid literal for int()", or for 0 name a GPU setting
-                raise UserError(f"VLLM_CPU_KVCACHE_SPACE={space}: vLLM's CPU build takes a whole number of GiB for its KV cache, "
-                                "at least 1 (ours: 2); set it so, or unset it")
+            if not (
+                space.isdecimal() and int(space) >= 1
+            ):  # vLLM would say "invalid literal for int()", or for 0 name a GPU setting
+                raise UserError(
+                    f"VLLM_CPU_KVCACHE_SPACE={space}: vLLM's CPU build takes a whole number of GiB for its KV cache, "
+                    "at least 1 (ours: 2); set it so, or unset it"
+                )
         from vllm import LLM
 
         if not on_gpu and (cfg.tensor_parallel_size > 1 or cfg.pipeline_parallel_size > 1):
-            raise UserError(f"params.yaml: generate.tensor_parallel_size ({cfg.tensor_parallel_size}) and pipeline_parallel_size "
-                            f"({cfg.pipeline_parallel_size}) must be 1 without a GPU; they split one model over GPUs")
-        kwargs = dict(model=str(base_dir), tokenizer=str(base_dir), max_model_len=cfg.max_model_len, seed=cfg.seed,
-                      dtype=dtype or ("bfloat16" if on_gpu else "float32"),  # CPU: fp32, where it agrees with transformers
-                      enforce_eager=not compiles(cfg),
-                      trust_remote_code=False)  # never run Python shipped in a model folder (vLLM's default, said outright)
+            raise UserError(
+                f"params.yaml: generate.tensor_parallel_size ({cfg.tensor_parallel_size}) and pipeline_parallel_size "
+                f"({cfg.pipeline_parallel_size}) must be 1 without a GPU; they split one model over GPUs"
+            )
+        kwargs = dict(
+            model=str(base_dir),
+            tokenizer=str(base_dir),
+            max_model_len=cfg.max_model_len,
+            seed=cfg.seed,
+            dtype=dtype or ("bfloat16" if on_gpu else "float32"),  # CPU: fp32, where it agrees with transformers
+            enforce_eager=not compiles(cfg),
+            trust_remote_code=False,
+        )  # never run Python shipped in a model folder (vLLM's default, said outright)
         if not on_gpu:  # vLLM's CPU runner cannot rewind a seeded request's generator after a chunk of a prompt
             # ("CPU Generator does not use offset"): prompts go in whole, so a step's token budget must hold the longest
             kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(4096, cfg.max_model_len))
         if max_lora_rank is not None:  # max_loras=2: embed reconstructs with both adapters of an iteration
             kwargs.update(enable_lora=True, max_lora_rank=served_lora_rank(max_lora_rank), max_loras=2)
         if on_gpu:
-            kwargs.update(tensor_parallel_size=cfg.tensor_parallel_size, pipeline_parallel_size=cfg.pipeline_parallel_size,
-                          gpu_memory_utilization=cfg.gpu_memory_utilization,
-                          distributed_executor_backend=cfg.distributed_backend)
+            kwargs.update(
+                tensor_parallel_size=cfg.tensor_parallel_size,
+                pipeline_parallel_size=cfg.pipeline_parallel_size,
+                gpu_memory_utilization=cfg.gpu_memory_utilization,
+                distributed_executor_backend=cfg.distributed_backend,
+            )
         try:
             self.llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many kinds; each ends the stage with one line
@@ -75,8 +91,10 @@ class VLLMEngine(Engine):
 
         rank = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("r", 0)
         if rank > self.max_lora_rank:
-            raise UserError(f"{adapter}: LoRA rank {rank} is above train.lora_r ({self.max_lora_rank}), the rank this stage's vLLM "
-                            "engine was opened for; retrain the adapter with train.lora_r, or raise train.lora_r")
+            raise UserError(
+                f"{adapter}: LoRA rank {rank} is above train.lora_r ({self.max_lora_rank}), the rank this stage's vLLM "
+                "engine was opened for; retrain the adapter with train.lora_r, or raise train.lora_r"
+            )
         key = str(Path(adapter).resolve())
         self.adapter_ids.setdefault(key, len(self.adapter_ids) + 1)
         return LoRARequest(Path(adapter).name or "adapter", self.adapter_ids[key], key)
@@ -85,9 +103,14 @@ class VLLMEngine(Engine):
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
-        return SamplingParams(temperature=cfg.temperature, top_k=cfg.top_k if cfg.temperature > 0 else -1,
-                              max_tokens=cfg.max_new_tokens, seed=seed, skip_special_tokens=False,
-                              output_kind=RequestOutputKind.FINAL_ONLY)
+        return SamplingParams(
+            temperature=cfg.temperature,
+            top_k=cfg.top_k if cfg.temperature > 0 else -1,
+            max_tokens=cfg.max_new_tokens,
+            seed=seed,
+            skip_special_tokens=False,
+            output_kind=RequestOutputKind.FINAL_ONLY,
+        )
 
     def run(self, prompts: list[str], cfg, adapter=None, seed: int = 0) -> list[Completion]:
         return next(self.run_batches([(0, prompts, seed)], cfg, adapter))[1]
@@ -163,8 +186,10 @@ def served_lora_rank(rank: int) -> int:
         served = [1, 8, 16, 32, 64, 128, 256, 320, 512]
     fits = [r for r in served if r >= rank]
     if not fits:
-        raise UserError(f"params.yaml: train.lora_r ({rank}) is above the largest LoRA rank vLLM serves ({served[-1]}); "
-                        "lower it, or set generate.engine: hf")
+        raise UserError(
+            f"params.yaml: train.lora_r ({rank}) is above the largest LoRA rank vLLM serves ({served[-1]}); "
+            "lower it, or set generate.engine: hf"
+        )
     return fits[0]
 
 

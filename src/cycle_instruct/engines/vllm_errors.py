@@ -11,26 +11,39 @@ def explain_vllm_error(error: Exception, what, cfg) -> str:
     name the settings that fix them; anything else says the model cannot run on vLLM."""
     text = _vllm_message(error)
     on_gpu = device() == "cuda"
-    room = (f"generate.gpu_memory_utilization ({cfg.gpu_memory_utilization})" if on_gpu
-            else f"VLLM_CPU_KVCACHE_SPACE ({os.environ.get('VLLM_CPU_KVCACHE_SPACE', '?')} GiB)")
+    room = (
+        f"generate.gpu_memory_utilization ({cfg.gpu_memory_utilization})"
+        if on_gpu
+        else f"VLLM_CPU_KVCACHE_SPACE ({os.environ.get('VLLM_CPU_KVCACHE_SPACE', '?')} GiB)"
+    )
     if "out of memory" in text.lower() or type(error).__name__ == "OutOfMemoryError":
-        return (f"vLLM ran out of {'GPU ' if on_gpu else ''}memory ({text}); lower {room}, "
-                f"generate.max_model_len ({cfg.max_model_len}) or generate.batch_size ({cfg.batch_size})")
+        return (
+            f"vLLM ran out of {'GPU ' if on_gpu else ''}memory ({text}); lower {room}, "
+            f"generate.max_model_len ({cfg.max_model_len}) or generate.batch_size ({cfg.batch_size})"
+        )
     if "Engine core initialization failed" in text:  # vLLM's engine-core process died: it logged the reason above
-        return (f"{what}: vLLM's engine process failed to start (vLLM's log above says why); if the reason is memory or the "
-                f"KV cache, lower generate.max_model_len ({cfg.max_model_len}) or raise {room}; else set generate.engine: hf")
+        return (
+            f"{what}: vLLM's engine process failed to start (vLLM's log above says why); if the reason is memory or the "
+            f"KV cache, lower generate.max_model_len ({cfg.max_model_len}) or raise {room}; else set generate.engine: hf"
+        )
     if "larger than the available KV cache memory" in text:  # vLLM: "... the estimated maximum model length is N."
         fits = re.search(r"estimated maximum model length is (\d+)", text)
-        return (f"params.yaml: generate.max_model_len ({cfg.max_model_len}) does not fit vLLM's KV cache"
-                f"{f' (at most {fits.group(1)} tokens fit)' if fits else ''}; lower generate.max_model_len or raise {room}")
+        return (
+            f"params.yaml: generate.max_model_len ({cfg.max_model_len}) does not fit vLLM's KV cache"
+            f"{f' (at most {fits.group(1)} tokens fit)' if fits else ''}; lower generate.max_model_len or raise {room}"
+        )
     if "less than requested memory for kv" in text:  # vLLM's CPU build: the cache asked for is more than is free
         free = re.search(r"\(([\d.]+)/[\d.]+ GiB\)", text)
-        return (f"VLLM_CPU_KVCACHE_SPACE ({os.environ.get('VLLM_CPU_KVCACHE_SPACE')} GiB) is more memory than this machine has free"
-                f"{f' ({free.group(1)} GiB)' if free else ''}; set it lower (a whole number of GiB; 2 is ours)")
+        return (
+            f"VLLM_CPU_KVCACHE_SPACE ({os.environ.get('VLLM_CPU_KVCACHE_SPACE')} GiB) is more memory than this machine has free"
+            f"{f' ({free.group(1)} GiB)' if free else ''}; set it lower (a whole number of GiB; 2 is ours)"
+        )
     if "greater than the derived max_model_len" in text:
         limit = re.search(r"max_position_embeddings=(\d+)", text)
-        return (f"params.yaml: generate.max_model_len ({cfg.max_model_len}) is longer than {what} supports"
-                f"{f' ({limit.group(1)} tokens)' if limit else ''}; lower it")
+        return (
+            f"params.yaml: generate.max_model_len ({cfg.max_model_len}) is longer than {what} supports"
+            f"{f' ({limit.group(1)} tokens)' if limit else ''}; lower it"
+        )
     return f"{what}: vLLM cannot run it ({text}); set generate.engine: hf to use transformers instead"
 
 

@@ -54,4 +54,6 @@ def read(markup: str, text: str, name: str, stats: Counter) -> list[Block]:
         return READERS[markup](text, stats)
     except Exception as e:  # noqa: BLE001 - a third-party parser on hostile input: any failure is the file's
         why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise Unparsable(f"{name}: cannot read it as {NAMES[markup]} ({why[:200]}); fix the document, or set segment.on_bad_record: skip to skip and count it") from None
+        raise Unparsable(
+            f"{name}: cannot read it as {NAMES[markup]} ({why[:200]}); fix the document, or set segment.on_bad_record: skip to skip and count it"
+        ) from None

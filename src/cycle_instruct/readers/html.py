@@ -13,18 +13,82 @@ from lxml import html as lxml_html
 
 from .blocks import Block, Builder, asks, reflow
 
-DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button", "select",
-        "table", "img", "svg", "iframe", "object", "head", "title", "meta", "link")
-DROP_CLASSES = ("headerlink", "toc-backref", "footnote-reference", "citation-reference", "sphinxsidebar", "related",
-                "contents", "docinfo", "system-message", "footnote", "citation", "toctree-wrapper", "rubric")
-MAIN = ('//main', '//*[@role="main"]', '//article', '//div[contains(concat(" ", @class, " "), " body ")]', '//body')
-BLOCKS = {"p", "pre", "ul", "ol", "dl", "div", "section", "article", "main", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
-          "figure", "details", "summary", "center", "hr", "address", "fieldset", "li", "dt", "dd", "body", "html"}
+DROP = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "table",
+    "img",
+    "svg",
+    "iframe",
+    "object",
+    "head",
+    "title",
+    "meta",
+    "link",
+)
+DROP_CLASSES = (
+    "headerlink",
+    "toc-backref",
+    "footnote-reference",
+    "citation-reference",
+    "sphinxsidebar",
+    "related",
+    "contents",
+    "docinfo",
+    "system-message",
+    "footnote",
+    "citation",
+    "toctree-wrapper",
+    "rubric",
+)
+MAIN = ("//main", '//*[@role="main"]', "//article", '//div[contains(concat(" ", @class, " "), " body ")]', "//body")
+BLOCKS = {
+    "p",
+    "pre",
+    "ul",
+    "ol",
+    "dl",
+    "div",
+    "section",
+    "article",
+    "main",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "figure",
+    "details",
+    "summary",
+    "center",
+    "hr",
+    "address",
+    "fieldset",
+    "li",
+    "dt",
+    "dd",
+    "body",
+    "html",
+}
 CODE = ("code", "tt", "kbd", "samp", "var", "pre")
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
-_INTERNAL_SUBSET = re.compile(r"^\s*<!DOCTYPE[^\[>]*\[(?:\"[^\"]*\"|'[^']*'|[^\]\"'])*\]\s*>", re.I)  # <!DOCTYPE html [ <!ENTITY ...> ]>
+_INTERNAL_SUBSET = re.compile(
+    r"^\s*<!DOCTYPE[^\[>]*\[(?:\"[^\"]*\"|'[^']*'|[^\]\"'])*\]\s*>", re.I
+)  # <!DOCTYPE html [ <!ENTITY ...> ]>
 _DROP_XPATH = " | ".join(
-    [f"//{tag}" for tag in DROP] + [f'//*[contains(concat(" ", normalize-space(@class), " "), " {c} ")]' for c in DROP_CLASSES]
+    [f"//{tag}" for tag in DROP]
+    + [f'//*[contains(concat(" ", normalize-space(@class), " "), " {c} ")]' for c in DROP_CLASSES]
     + ['//*[@role="navigation"]', "//comment()", "//processing-instruction()"]
 )
 

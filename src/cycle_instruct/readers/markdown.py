@@ -16,15 +16,52 @@ from markdown_it import MarkdownIt
 from . import html
 from .blocks import Block, Builder, fence
 
-PROSE = {"note", "warning", "tip", "hint", "important", "caution", "attention", "danger", "error", "seealso",
-         "admonition", "versionadded", "versionchanged", "deprecated", "dropdown", "topic", "sidebar"}
+PROSE = {
+    "note",
+    "warning",
+    "tip",
+    "hint",
+    "important",
+    "caution",
+    "attention",
+    "danger",
+    "error",
+    "seealso",
+    "admonition",
+    "versionadded",
+    "versionchanged",
+    "deprecated",
+    "dropdown",
+    "topic",
+    "sidebar",
+}
 CODE = {"code-block", "code", "sourcecode", "code-cell"}
-CODE_ROLES = {"func", "meth", "class", "mod", "attr", "exc", "data", "const", "obj", "envvar", "option", "file", "samp", "kbd", "command", "program", "code"}
+CODE_ROLES = {
+    "func",
+    "meth",
+    "class",
+    "mod",
+    "attr",
+    "exc",
+    "data",
+    "const",
+    "obj",
+    "envvar",
+    "option",
+    "file",
+    "samp",
+    "kbd",
+    "command",
+    "program",
+    "code",
+}
 _FRONT_MATTER = re.compile(r"\A---[^\S\n]*\n.*?\n(?:---|\.\.\.)[^\S\n]*(?:\n|\Z)", re.S)
 _ROLE = re.compile(r"\{([\w:+.-]+)\}$")
 _MYST_LINE = re.compile(r"^(?:\([\w:.-]+\)=|%.*)$")  # a MyST target or comment line
 _PARSER = MarkdownIt("commonmark").enable("table")
-_DEFINITION = re.compile(r"""^ {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|\S+)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$""")
+_DEFINITION = re.compile(
+    r"""^ {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|\S+)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$"""
+)
 
 
 def read(text: str, stats: Counter) -> list[Block]:
@@ -34,7 +71,13 @@ def read(text: str, stats: Counter) -> list[Block]:
     lines = text.split("\n")
     # `[label]: https://... "title"` right under a paragraph's line: CommonMark keeps it in the paragraph (a definition cannot
     # interrupt one), so it became text; read again with a blank line above it, it is the definition its author meant
-    loose = {n for t in tokens if t.type == "paragraph_open" and t.map for n in range(t.map[0] + 1, t.map[1]) if _DEFINITION.match(lines[n])}
+    loose = {
+        n
+        for t in tokens
+        if t.type == "paragraph_open" and t.map
+        for n in range(t.map[0] + 1, t.map[1])
+        if _DEFINITION.match(lines[n])
+    }
     if loose:
         tokens = _PARSER.parse("\n".join("\n" + line if n in loose else line for n, line in enumerate(lines)))
     _blocks(tokens, out)
@@ -51,7 +94,10 @@ def _inline(token) -> tuple[str, list[str]]:
             if role:  # {ref}`title <target>`: the role's text
                 content = content[: role.start()]
                 titled = re.fullmatch(r"(.*?)\s*<([^<>]+)>", nxt.content, re.S)
-                nxt.meta = {"role": role.group(1).rsplit(":", 1)[-1], "shown": (titled.group(1) or titled.group(2)) if titled else nxt.content.lstrip("~!")}
+                nxt.meta = {
+                    "role": role.group(1).rsplit(":", 1)[-1],
+                    "shown": (titled.group(1) or titled.group(2)) if titled else nxt.content.lstrip("~!"),
+                }
             parts.append(content)
         elif child.type == "code_inline":
             role = (child.meta or {}).get("role")

@@ -21,17 +21,75 @@ from docutils.parsers.rst.languages import en
 from .blocks import Block, Builder, asks, fence
 
 SETTINGS = {
-    "report_level": 5, "halt_level": 5, "traceback": True,  # nothing printed, nothing exits: errors raise
-    "file_insertion_enabled": False, "raw_enabled": False, "sectsubtitle_xform": False,
-    "doctitle_xform": True, "sectnum_xform": False, "syntax_highlight": "none",
-    "smart_quotes": False, "pep_references": False, "rfc_references": False,
+    "report_level": 5,
+    "halt_level": 5,
+    "traceback": True,  # nothing printed, nothing exits: errors raise
+    "file_insertion_enabled": False,
+    "raw_enabled": False,
+    "sectsubtitle_xform": False,
+    "doctitle_xform": True,
+    "sectnum_xform": False,
+    "syntax_highlight": "none",
+    "smart_quotes": False,
+    "pep_references": False,
+    "rfc_references": False,
 }
-CODE_ROLES = {"func", "meth", "class", "mod", "attr", "exc", "data", "const", "obj", "envvar", "option", "file",
-              "samp", "kbd", "command", "program", "makevar", "confval", "keyword", "token", "code", "literal"}
-PROSE_DIRECTIVES = ("seealso", "versionadded", "versionchanged", "versionremoved", "deprecated", "glossary", "hlist", "centered", "tab", "tabs")
-SKIP = (nodes.comment, nodes.substitution_definition, nodes.target, nodes.system_message, nodes.raw, nodes.docinfo,
-        nodes.image, nodes.figure, nodes.table, nodes.footnote, nodes.citation, nodes.pending, nodes.decoration,
-        nodes.transition, nodes.meta, nodes.rubric, nodes.title, nodes.subtitle)
+CODE_ROLES = {
+    "func",
+    "meth",
+    "class",
+    "mod",
+    "attr",
+    "exc",
+    "data",
+    "const",
+    "obj",
+    "envvar",
+    "option",
+    "file",
+    "samp",
+    "kbd",
+    "command",
+    "program",
+    "makevar",
+    "confval",
+    "keyword",
+    "token",
+    "code",
+    "literal",
+}
+PROSE_DIRECTIVES = (
+    "seealso",
+    "versionadded",
+    "versionchanged",
+    "versionremoved",
+    "deprecated",
+    "glossary",
+    "hlist",
+    "centered",
+    "tab",
+    "tabs",
+)
+SKIP = (
+    nodes.comment,
+    nodes.substitution_definition,
+    nodes.target,
+    nodes.system_message,
+    nodes.raw,
+    nodes.docinfo,
+    nodes.image,
+    nodes.figure,
+    nodes.table,
+    nodes.footnote,
+    nodes.citation,
+    nodes.pending,
+    nodes.decoration,
+    nodes.transition,
+    nodes.meta,
+    nodes.rubric,
+    nodes.title,
+    nodes.subtitle,
+)
 INLINE_SKIP = (nodes.footnote_reference, nodes.citation_reference, nodes.target, nodes.image, nodes.system_message, nodes.raw)
 _ROLE = re.compile(r":((?:[A-Za-z][\w+.-]*:)*[A-Za-z][\w+.-]*):`")
 _STANDARD_ROLES = set(en.roles) | set(en.roles.values())
@@ -147,7 +205,9 @@ def _walk(node, out: Builder, depth: int) -> None:
             out.code(child.astext())
         elif isinstance(child, nodes.definition_list) and any(asks(_term(item)[0]) for item in child.children):
             _question_terms(child, out, depth)
-        elif isinstance(child, (nodes.bullet_list, nodes.enumerated_list, nodes.definition_list, nodes.field_list, nodes.option_list)):
+        elif isinstance(
+            child, (nodes.bullet_list, nodes.enumerated_list, nodes.definition_list, nodes.field_list, nodes.option_list)
+        ):
             out.listing(_items(child), cited=_links(child))
         elif isinstance(child, nodes.line_block):
             out.paragraph(child.astext())

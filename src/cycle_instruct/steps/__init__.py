@@ -61,7 +61,12 @@ def output(*names: str, **settings) -> click.Option:
     return opt
 
 
-PROMPTS = option("--prompts", "prompt_files", multiple=True, required=True,
-                 help="a prompt template the stage uses (prompts/<name>.txt); repeat for each")
+PROMPTS = option(
+    "--prompts",
+    "prompt_files",
+    multiple=True,
+    required=True,
+    help="a prompt template the stage uses (prompts/<name>.txt); repeat for each",
+)
 METRICS = output("--metrics", required=True, help="the stage's metrics (JSON)")
 TIMING = output("--timing", help="where to write the stage's wall time (kept apart from its metrics)")

@@ -20,7 +20,9 @@ def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096) -> list[floa
     the distances. Streamed: a chunk of originals goes straight into the file's memory map; the
     embeddings of their reconstructions live only long enough to give the distances."""
     distances = []
-    dim = getattr(embedder, "get_embedding_dimension", embedder.get_sentence_embedding_dimension)()  # renamed in sentence-transformers 5.4
+    dim = getattr(
+        embedder, "get_embedding_dimension", embedder.get_sentence_embedding_dimension
+    )()  # renamed in sentence-transformers 5.4
     with embeddings_file(embeddings, len(dataset), dim) as originals:
         for start, block in embed_chunks(embedder, [r.original_text for r in dataset], chunk=chunk):
             originals[start : start + len(block)] = block
@@ -28,7 +30,9 @@ def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096) -> list[floa
             # distance: a copied pseudo-label would reconstruct perfectly and rank best otherwise
             scored = [i for i in range(len(block)) if dataset[start + i].reconstruction is not None]
             if scored:
-                d = l2_distances(block[scored], embed(embedder, [dataset[start + i].reconstruction for i in scored], progress=False))
+                d = l2_distances(
+                    block[scored], embed(embedder, [dataset[start + i].reconstruction for i in scored], progress=False)
+                )
                 for i, value in zip(scored, d):
                     dataset[start + i].distance = round(float(value), 6)
                 distances.extend(d.tolist())
@@ -40,13 +44,23 @@ def run(params, base, iterations_dir, out, embeddings, prompt_files, metrics, it
     with timed(timing):
         prompts = load_prompts(prompt_files)
         # pairs whose question is real are reconstructed by M_AQ, those whose answer is real by M_QA
-        sides = [(read_records(f"{iterations_dir}/{final}/{pairs_file}.jsonl"), f"{iterations_dir}/{final}/{adapter}", name)
-                 for pairs_file, adapter, name in (("pseudo_answers", "m_aq", "questions"), ("pseudo_questions", "m_qa", "answers"))]
+        sides = [
+            (read_records(f"{iterations_dir}/{final}/{pairs_file}.jsonl"), f"{iterations_dir}/{final}/{adapter}", name)
+            for pairs_file, adapter, name in (("pseudo_answers", "m_aq", "questions"), ("pseudo_questions", "m_qa", "answers"))
+        ]
         engine = open_engine(base, params.generate, params.train.lora_r, sum(len(pairs) for pairs, _, _ in sides))
         dataset, report = [], {"iteration": int(final)}
         for pairs, adapter, name in sides:
-            records, report[f"reconstruct_{name}"] = complete(engine, pairs, params.generate, prompts, reads="generated", keep_rejected=True,
-                                                              adapter=adapter, resume_as=f"{out}.{name}")
+            records, report[f"reconstruct_{name}"] = complete(
+                engine,
+                pairs,
+                params.generate,
+                prompts,
+                reads="generated",
+                keep_rejected=True,
+                adapter=adapter,
+                resume_as=f"{out}.{name}",
+            )
             dataset += records
         engine.close()
         distances = embed_dataset(load_embedder(params.model.embedder, params.model.allow_hub), dataset, embeddings)
@@ -61,7 +75,9 @@ def run(params, base, iterations_dir, out, embeddings, prompt_files, metrics, it
 
 
 command = stage_command(
-    run, "embed", "Reconstruct with the final models and measure cycle distances.",
+    run,
+    "embed",
+    "Reconstruct with the final models and measure cycle distances.",
     option("--base", required=True, help="prepared base model folder"),
     option("--iterations", "iterations_dir", required=True, help="folder holding one folder per iteration"),
     option("--iteration", type=int, default=None, help="the iteration to reconstruct (default: the last)"),

@@ -36,9 +36,13 @@ def run(params, name, base, gold, out, prompt_files, metrics, timing=None):
         # the backward model writes questions for answer-only pairs, the forward one answers the rest
         for direction, side in (("bwd", RESPONSE), ("fwd", INSTRUCTION)):
             model = lora_model(load_model(base, trainable=True), params.train)
-            _, report[f"train_{direction}"] = train_lora(model, load_tokenizer(base, padding_side="right"), training_pairs(seeds, direction, prompts), params.train)
+            _, report[f"train_{direction}"] = train_lora(
+                model, load_tokenizer(base, padding_side="right"), training_pairs(seeds, direction, prompts), params.train
+            )
             engine = HFEngine(model=model, tokenizer=tokenizer)  # a fine-tune in memory, never saved
-            filled, report[f"relabel_{direction}"] = complete(engine, [r for r in rest if r.original == side], params.generate, prompts)
+            filled, report[f"relabel_{direction}"] = complete(
+                engine, [r for r in rest if r.original == side], params.generate, prompts
+            )
             dataset += filled
             del model
         write_records(out, dataset)
@@ -46,7 +50,9 @@ def run(params, name, base, gold, out, prompt_files, metrics, timing=None):
 
 
 command = stage_command(
-    run, "eval_backtranslate", "Evaluation: a seed-driven back-translation baseline (Rand-k%, Clust-k%).",
+    run,
+    "eval_backtranslate",
+    "Evaluation: a seed-driven back-translation baseline (Rand-k%, Clust-k%).",
     option("--name", required=True, help="the baseline, a key of eval.seeds (e.g. rand5, clust10)"),
     option("--base", required=True, help="prepared base model folder"),
     option("--gold", required=True, help="gold pairs of the training split"),

@@ -32,28 +32,41 @@ def run(params, method, base, dataset, test, predictions, prompt_files, metrics,
             model = load_model(base, trainable=bool(pairs))
             if pairs:
                 model = lora_model(model, params.train)
-                _, report[f"train_{direction}"] = train_lora(model, load_tokenizer(base, padding_side="right"), training_pairs(pairs, direction, prompts), params.train)
+                _, report[f"train_{direction}"] = train_lora(
+                    model, load_tokenizer(base, padding_side="right"), training_pairs(pairs, direction, prompts), params.train
+                )
             # each test pair shows the model only the side it reads; it writes the other
             inputs = [only_side(t, INSTRUCTION if target == RESPONSE else RESPONSE) for t in held_out]
             # every output is scored as written; the checks that drop pseudo-pairs only count here
-            filled, stats = complete(HFEngine(model=model, tokenizer=tokenizer), inputs, params.generate, prompts, keep_rejected=True)
+            filled, stats = complete(
+                HFEngine(model=model, tokenizer=tokenizer), inputs, params.generate, prompts, keep_rejected=True
+            )
             texts = [getattr(r, target) for r in filled]
             gold = [getattr(t, target) for t in held_out]
             cosines = cosine_rows(embed(embedder, texts), embed(embedder, gold)).tolist()
             rouges = [rouge_l(c, g) for c, g in zip(texts, gold)]
             report["answer" if target == RESPONSE else "question"] = {
-                "cosine": mean(cosines), "cosine_sem": sem(cosines),
-                "rouge_l": mean(rouges), "rouge_l_sem": sem(rouges),
-                "rejected": stats["rejected"], "rejected_by_reason": stats["rejected_by_reason"], "unfinished": stats["unfinished"],
+                "cosine": mean(cosines),
+                "cosine_sem": sem(cosines),
+                "rouge_l": mean(rouges),
+                "rouge_l_sem": sem(rouges),
+                "rejected": stats["rejected"],
+                "rejected_by_reason": stats["rejected_by_reason"],
+                "unfinished": stats["unfinished"],
             }
-            outputs += [Record(id=t.id, original=target, instruction=t.instruction, response=t.response, reconstruction=text) for t, text in zip(held_out, texts)]
+            outputs += [
+                Record(id=t.id, original=target, instruction=t.instruction, response=t.response, reconstruction=text)
+                for t, text in zip(held_out, texts)
+            ]
             del model
         write_records(predictions, outputs)
         write_json(metrics, report)
 
 
 command = stage_command(
-    run, "eval_downstream", "Evaluation: fine-tune on one method's dataset and score it on the held-out split.",
+    run,
+    "eval_downstream",
+    "Evaluation: fine-tune on one method's dataset and score it on the held-out split.",
     option("--method", required=True),
     option("--base", required=True, help="prepared base model folder"),
     option("--dataset", required=True, help="the method's training pairs"),

@@ -8,7 +8,6 @@ pair from 1 to 5 (slow on a CPU; off by default).
 
 from pathlib import Path
 
-
 from ..embedding import load_embedder
 from ..engines import HFEngine
 from ..evaluation import mean
@@ -39,7 +38,9 @@ def run(params, base, datasets, pruned_dir, prompt_files, metrics, timing=None):
 
 
 command = stage_command(
-    run, "eval_quality", "Evaluation: relevance (and optionally a judge's rating) of every dataset's pairs.",
+    run,
+    "eval_quality",
+    "Evaluation: relevance (and optionally a judge's rating) of every dataset's pairs.",
     option("--base", required=True, help="prepared base model folder (for the optional judge)"),
     option("--datasets", required=True, help="folder of <method>.jsonl datasets"),
     option("--pruned", "pruned_dir", required=True, help="folder of <iteration>/pruned.jsonl from the cycle filter"),

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-
 from ..distances import distance_histogram
-from ..report import iteration_trend, report_lines
 from ..records import atomic_path, read_json, read_records, write_json
+from ..report import iteration_trend, report_lines
 from . import option, output, stage_command
 
 
@@ -24,7 +23,9 @@ def run(params, downstream, quality, datasets, pruned_dir, report, plots_dir):
 
 
 command = stage_command(
-    run, "eval_report", "Evaluation: write the comparison table and the data of its plots.",
+    run,
+    "eval_report",
+    "Evaluation: write the comparison table and the data of its plots.",
     option("--downstream", required=True, help="folder of <method>.json downstream metrics"),
     option("--quality", required=True, help="dataset quality metrics"),
     option("--datasets", required=True, help="folder of <method>.jsonl datasets"),

@@ -17,7 +17,9 @@ def run(params, name, gold, out):
 
 
 command = stage_command(
-    run, "eval_sft_data", "Evaluation: cut an SFT reference dataset from the gold pairs.",
+    run,
+    "eval_sft_data",
+    "Evaluation: cut an SFT reference dataset from the gold pairs.",
     option("--name", required=True, help="a key of eval.sft (vanilla, all_sft, sft80)"),
     option("--gold", required=True, help="gold pairs of the training split (segment's gold file)"),
     output("--out", required=True),

@@ -24,16 +24,29 @@ def run(params, dataset, metrics_dir, out, timing=None):
         optional = lambda path: read_json(path) if path.exists() else None  # noqa: E731
         metrics = {name: read_json(root / f"{name}.json") for name in ("segment", "reformat", "embed", "prune", "judge")}
         metrics["iterations"] = {str(k): iteration_metrics(root, k) for k in params.chain}
-        metrics["prepare_base"], metrics["distances"] = optional(root / "prepare_base.json"), optional(root / "plots" / "distances.json")
+        metrics["prepare_base"], metrics["distances"] = (
+            optional(root / "prepare_base.json"),
+            optional(root / "plots" / "distances.json"),
+        )
         if metrics["judge"]["kept"] != len(records):
-            raise UserError(f"{root / 'judge.json'}: {metrics['judge']['kept']} pairs kept, but {dataset} holds {len(records)}; "
-                            "the metrics are not this dataset's: run dvc repro")
+            raise UserError(
+                f"{root / 'judge.json'}: {metrics['judge']['kept']} pairs kept, but {dataset} holds {len(records)}; "
+                "the metrics are not this dataset's: run dvc repro"
+            )
         seg = params.segment
         inputs = find_inputs(seg.input, seg.include, Counter(), seg.follow_symlinks)
         top = Path(seg.input) if Path(seg.input).is_dir() else Path(seg.input).parent
         corpus = {"inputs": [p.as_posix() for p in inputs], "sha256": files_digest(inputs, top)}
-        sections = {"model": params.model, "segment": seg, "reformat": params.reformat, "generate": params.generate,
-                    "train": params.train, "iterations": params.iterations, "prune": params.prune, "export": cfg}
+        sections = {
+            "model": params.model,
+            "segment": seg,
+            "reformat": params.reformat,
+            "generate": params.generate,
+            "train": params.train,
+            "iterations": params.iterations,
+            "prune": params.prune,
+            "export": cfg,
+        }
         run_info = {"dataset": Path(dataset).as_posix(), **provenance()}
         with atomic_dir(out) as tmp:
             files = {fmt: (write_format(tmp, fmt, records).name, len(records), FORMATS[fmt].columns) for fmt in cfg.formats}
@@ -45,6 +58,7 @@ def provenance() -> dict:
     """What identifies the run: the git commit, changes to tracked files (besides what a run writes) and, under
     `dvc repro`, the md5 of each of this stage's deps as DVC records it in dvc.lock. dvc.lock itself cannot: DVC
     rewrites it after this stage (and after the summary), so no commit holds the file this stage sees."""
+
     def git(*args):
         try:
             return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
@@ -69,9 +83,15 @@ def dep_md5s(root, stage: str) -> dict[str, str]:
 
 
 command = stage_command(
-    run, "export", "Write the Cycle-Filt pairs as messages/ShareGPT/Alpaca JSONL and Parquet, with a dataset card.",
+    run,
+    "export",
+    "Write the Cycle-Filt pairs as messages/ShareGPT/Alpaca JSONL and Parquet, with a dataset card.",
     option("--dataset", required=True, help="the final pairs (data/judge/passed.jsonl: Cycle-Filt, then the optional judge)"),
     option("--metrics-dir", required=True, help="the stages' metrics, which the card reports"),
-    output("--out", required=True, help=f"folder for {', '.join(f.file for f in FORMATS.values())} (those of export.formats) and README.md"),
+    output(
+        "--out",
+        required=True,
+        help=f"folder for {', '.join(f.file for f in FORMATS.values())} (those of export.formats) and README.md",
+    ),
     TIMING,
 )

@@ -28,16 +28,26 @@ def run(params, base, dataset, out, rejected, prompt_files, metrics, timing=None
         write_records(out, [r for r, ok in zip(records, passed) if ok])
         write_records(rejected, [r for r, ok in zip(records, passed) if not ok])
         reasons = Counter("no_score" if s is None else "below_min_score" for s, ok in zip(scores, passed) if not ok)
-        write_json(metrics, {
-            "enabled": True, "in": len(records), "kept": sum(passed), "rejected": len(records) - sum(passed),
-            "rejected_by_reason": dict(sorted(reasons.items())), "min_score": cfg.min_score,
-            "scores": {str(k): v for k, v in sorted(Counter("none" if s is None else s for s in scores).items(), key=str)},
-            "engine": engine.name, "engine_reason": engine.reason,
-        })
+        write_json(
+            metrics,
+            {
+                "enabled": True,
+                "in": len(records),
+                "kept": sum(passed),
+                "rejected": len(records) - sum(passed),
+                "rejected_by_reason": dict(sorted(reasons.items())),
+                "min_score": cfg.min_score,
+                "scores": {str(k): v for k, v in sorted(Counter("none" if s is None else s for s in scores).items(), key=str)},
+                "engine": engine.name,
+                "engine_reason": engine.reason,
+            },
+        )
 
 
 command = stage_command(
-    run, "judge", "Optionally rate every pair 1-5 with the base model and set aside those below judge.min_score.",
+    run,
+    "judge",
+    "Optionally rate every pair 1-5 with the base model and set aside those below judge.min_score.",
     option("--base", required=True, help="prepared base model folder"),
     option("--dataset", required=True, help="the Cycle-Filt dataset"),
     output("--out", required=True, help="the pairs that passed (all of them when judge.enabled is false)"),

@@ -6,7 +6,7 @@ folders let every iteration k name iteration k-1 the same way in dvc.yaml.
 
 from ..models import prepare_base, write_no_adapter
 from ..records import timed, write_json
-from . import METRICS, TIMING, option, output, stage_command
+from . import METRICS, TIMING, output, stage_command
 
 
 def run(params, out, iteration0, metrics, timing=None):
@@ -18,7 +18,9 @@ def run(params, out, iteration0, metrics, timing=None):
 
 
 command = stage_command(
-    run, "prepare_base", "Convert the base model once into a local safetensors folder.",
+    run,
+    "prepare_base",
+    "Convert the base model once into a local safetensors folder.",
     output("--out", required=True, help="folder for the converted base model"),
     output("--iteration0", required=True, help="folder for iteration 0's (empty) adapters"),
     METRICS,

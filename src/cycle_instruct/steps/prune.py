@@ -17,14 +17,18 @@ def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=Non
     with timed(timing):
         records, vectors = read_records(dataset), load_embeddings(embeddings)
         if len(records) != len(vectors):
-            raise UserError(f"{embeddings}: {len(vectors)} embeddings for {len(records)} records in {dataset}; run dvc repro embed")
+            raise UserError(
+                f"{embeddings}: {len(vectors)} embeddings for {len(records)} records in {dataset}; run dvc repro embed"
+            )
         # pairs without a distance (their reconstruction was rejected) are dropped first; the rest are clustered
         scored = np.flatnonzero([r.distance is not None for r in records])
         distances = np.array([records[i].distance for i in scored], dtype=float)
         k = choose_k(len(scored), cfg.k, cfg.min_cluster_size)
         reasons = np.full(len(records), NO_DISTANCE, dtype=object)
         if len(scored):
-            reasons[scored] = drop_reasons(distances, cluster(vectors[scored], k, cfg.seed, cfg.full_kmeans_max), cfg.fraction, cfg.max_distance)
+            reasons[scored] = drop_reasons(
+                distances, cluster(vectors[scored], k, cfg.seed, cfg.full_kmeans_max), cfg.fraction, cfg.max_distance
+            )
         if cfg.dedup != "off":
             alive = np.flatnonzero(reasons == "")
             dupes = near_duplicates(cfg.dedup, [records[i] for i in alive], vectors[alive], cfg.dedup_threshold, cfg.seed)
@@ -33,18 +37,28 @@ def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=Non
         dropped = [r for r, why in zip(records, reasons) if why]
         write_records(out, kept)
         write_records(pruned, dropped)
-        write_json(metrics, {
-            "in": len(records), "kept": len(kept), "pruned": len(dropped), "k": k,
-            "pruned_by_reason": reason_counts(reasons),
-            "distance_kept": distance_stats(r.distance for r in kept),
-            "distance_pruned": distance_stats(r.distance for r in dropped if r.distance is not None),
-        })
+        write_json(
+            metrics,
+            {
+                "in": len(records),
+                "kept": len(kept),
+                "pruned": len(dropped),
+                "k": k,
+                "pruned_by_reason": reason_counts(reasons),
+                "distance_kept": distance_stats(r.distance for r in kept),
+                "distance_pruned": distance_stats(r.distance for r in dropped if r.distance is not None),
+            },
+        )
         if plot:
-            write_json(plot, distance_histogram([r.distance for r in kept], [r.distance for r in dropped if r.distance is not None]))
+            write_json(
+                plot, distance_histogram([r.distance for r in kept], [r.distance for r in dropped if r.distance is not None])
+            )
 
 
 command = stage_command(
-    run, "prune", "Cluster and drop the worst-reconstructed pairs (Cycle-Filt), then the quality controls.",
+    run,
+    "prune",
+    "Cluster and drop the worst-reconstructed pairs (Cycle-Filt), then the quality controls.",
     option("--dataset", required=True, help="Cycle-Inst dataset with distances"),
     option("--embeddings", required=True),
     output("--out", required=True, help="Cycle-Filt dataset"),

@@ -20,12 +20,23 @@ def run(params, base, questions_in, answers_in, questions_out, answers_out, prom
         engine = embedder = None
         if params.reformat.enabled:
             embedder = load_embedder(params.model.embedder, params.model.allow_hub)
-            sampling = params.generate.but(max_new_tokens=params.reformat.max_new_tokens)  # auto sizes the job by reformat's budget
+            sampling = params.generate.but(
+                max_new_tokens=params.reformat.max_new_tokens
+            )  # auto sizes the job by reformat's budget
             engine = open_engine(base, sampling, None, sum(len(records) for _, records, _ in sides))
         report = {}
         for side, records, dst in sides:
             records, report[side + "s"] = reformat_records(
-                engine, records, side, params.reformat, params.generate, prompts, embedder, params.segment.question_rule, resume_as=dst)
+                engine,
+                records,
+                side,
+                params.reformat,
+                params.generate,
+                prompts,
+                embedder,
+                params.segment.question_rule,
+                resume_as=dst,
+            )
             write_records(dst, records)
         if engine is not None:
             engine.close()
@@ -36,7 +47,9 @@ def run(params, base, questions_in, answers_in, questions_out, answers_out, prom
 
 
 command = stage_command(
-    run, "reformat", "Rewrite questions and answers with the base model.",
+    run,
+    "reformat",
+    "Rewrite questions and answers with the base model.",
     option("--base", required=True, help="prepared base model folder"),
     option("--questions-in", required=True),
     option("--answers-in", required=True),

@@ -23,13 +23,17 @@ def run(params, iteration, base, adapter, records_in, out, prompt_files, metrics
         prompts = load_prompts(prompt_files)
         records = read_records(records_in)
         engine = open_engine(base, params.generate, params.train.lora_r if has_adapter(adapter) else None, len(records))
-        relabelled, stats = complete(engine, records, params.generate, prompts, reads="original", iteration=iteration, adapter=adapter, resume_as=out)
+        relabelled, stats = complete(
+            engine, records, params.generate, prompts, reads="original", iteration=iteration, adapter=adapter, resume_as=out
+        )
         engine.close()
         if any(r.original == RESPONSE for r in relabelled):  # pseudo-questions: drop the generic ones
             embedder = load_embedder(params.model.embedder, params.model.allow_hub)
             relabelled, stats = drop_generic(relabelled, stats, embedder, params.generate.min_specificity)
         if not relabelled:
-            raise UserError(f"{out}: every generation was rejected ({stats['rejected_by_reason']}); try more generate.max_new_tokens, a lower generate.min_specificity (for generic) or another base model")
+            raise UserError(
+                f"{out}: every generation was rejected ({stats['rejected_by_reason']}); try more generate.max_new_tokens, a lower generate.min_specificity (for generic) or another base model"
+            )
         write_records(out, relabelled)
         write_json(metrics, stats)
         clear(out)
@@ -45,12 +49,18 @@ def drop_generic(records, stats, embedder, min_specificity):
     generic = {i for i, score in zip(asked, scores) if score < min_specificity}
     by_reason = {**stats["rejected_by_reason"], "generic": len(generic)}
     return [r for i, r in enumerate(records) if i not in generic], {
-        **stats, "out": stats["out"] - len(generic), "rejected": stats["rejected"] + len(generic),
-        "rejected_by_reason": dict(sorted(by_reason.items())), "specificity_tested": len(asked)}
+        **stats,
+        "out": stats["out"] - len(generic),
+        "rejected": stats["rejected"] + len(generic),
+        "rejected_by_reason": dict(sorted(by_reason.items())),
+        "specificity_tested": len(asked),
+    }
 
 
 command = stage_command(
-    run, "relabel", "Generate the missing side of records (pseudo-answers or pseudo-questions).",
+    run,
+    "relabel",
+    "Generate the missing side of records (pseudo-answers or pseudo-questions).",
     option("--iteration", required=True, type=int),
     option("--base", required=True, help="prepared base model folder"),
     option("--adapter", required=True, help="LoRA adapter folder (iteration 0: none)"),

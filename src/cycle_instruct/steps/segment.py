@@ -32,7 +32,9 @@ def run(params, questions, answers, gold, test, metrics, timing=None):
 
 
 command = stage_command(
-    run, "segment", "Split raw documents into question and answer paragraphs.",
+    run,
+    "segment",
+    "Split raw documents into question and answer paragraphs.",
     output("--questions", required=True, help="output JSONL of question records"),
     output("--answers", required=True, help="output JSONL of answer records"),
     output("--gold", required=True, help="output JSONL of full pairs, where the input has them (never trained on)"),

@@ -12,7 +12,9 @@ def run(params, metrics_dir, out, timing=None):
 
 
 command = stage_command(
-    run, "summary", "Summarize the run's metrics in keys that do not depend on the number of iterations.",
+    run,
+    "summary",
+    "Summarize the run's metrics in keys that do not depend on the number of iterations.",
     option("--metrics-dir", required=True, help="the stages' metrics"),
     output("--out", required=True),
     TIMING,

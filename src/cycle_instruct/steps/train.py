@@ -31,21 +31,35 @@ def run(params, direction, base, pairs, previous, out, prompt_files, metrics, cu
     cfg = params.train
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched > 1 and launched != cfg.num_processes:
-        raise UserError(f"train.num_processes is {cfg.num_processes}, but this runs in {launched} processes (accelerate launch); "
-                        f"set train.num_processes: {launched}, or run the stage alone (it starts its own processes)")
+        raise UserError(
+            f"train.num_processes is {cfg.num_processes}, but this runs in {launched} processes (accelerate launch); "
+            f"set train.num_processes: {launched}, or run the stage alone (it starts its own processes)"
+        )
     launching = cfg.num_processes > 1 and launched == 1
     writes_timing = not launching and os.environ.get("RANK", "0") == "0"  # launched: process 0 of the N writes it
     with timed(timing if writes_timing else None) as rates:
         prompts = load_prompts(prompt_files)
         records = read_records(pairs)
         if not records:
-            raise UserError(f"{pairs}: no pairs to train on; re-run the relabel stage before it (dvc repro), and check its metrics for rejected generations")
+            raise UserError(
+                f"{pairs}: no pairs to train on; re-run the relabel stage before it (dvc repro), and check its metrics for rejected generations"
+            )
         tokenizer = load_tokenizer(base, padding_side="right")
         check_cutoff(tokenizer, direction, prompts, cfg.cutoff, prompt_files[0] if prompt_files else "the prompt")
         if launching:
             check_processes(cfg.num_processes)
-            _launch(cfg.num_processes, direction, base=base, pairs=pairs, previous=previous, out=out,
-                    prompts=prompt_files, metrics=metrics, curve=curve, timing=timing)
+            _launch(
+                cfg.num_processes,
+                direction,
+                base=base,
+                pairs=pairs,
+                previous=previous,
+                out=out,
+                prompts=prompt_files,
+                metrics=metrics,
+                curve=curve,
+                timing=timing,
+            )
             return
         rank, _ = process_group()  # before the model loads: it selects this process's GPU
         if cfg.init == "continue" and has_adapter(previous):
@@ -78,9 +92,27 @@ def _free_port() -> int:
 def _launch(n: int, direction: str, **options) -> None:
     """This recipe again in n processes, as a user would start it: `accelerate launch` (torchrun)."""
     threads = max(1, len(os.sched_getaffinity(0)) // n)
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n), "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-               "--num_cpu_threads_per_process", str(threads), "-m", "cycle_instruct.steps.train", direction]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(n),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        "--num_cpu_threads_per_process",
+        str(threads),
+        "-m",
+        "cycle_instruct.steps.train",
+        direction,
+    ]
     for name, value in options.items():
         for v in value if isinstance(value, (list, tuple)) else [] if value is None else [value]:
             command += [f"--{name}", str(v)]
@@ -88,12 +120,16 @@ def _launch(n: int, direction: str, **options) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])}
     code = subprocess.run(command, env=env).returncode
     if code:
-        raise UserError(f"train_{direction}: the {n} training processes (train.num_processes) failed with exit code {code}; their messages are above")
+        raise UserError(
+            f"train_{direction}: the {n} training processes (train.num_processes) failed with exit code {code}; their messages are above"
+        )
 
 
 def _command(direction: str, help_text: str):
     return stage_command(
-        lambda params, **options: run(params, direction, **options), f"train_{direction}", help_text,
+        lambda params, **options: run(params, direction, **options),
+        f"train_{direction}",
+        help_text,
         option("--base", required=True, help="prepared base model folder"),
         option("--pairs", required=True, help="pseudo-labelled records to learn from"),
         option("--previous", required=True, help="this direction's adapter of iteration k-1"),
