@@ -39,11 +39,15 @@ def test_a_folder_is_its_files_names_sizes_and_md5s(tiny_model_dir, tmp_path):
     for name, entry in before["files"].items():
         data = (model / name).read_bytes()
         assert entry == {"md5": hashlib.md5(data).hexdigest(), "size": len(data)}
-    assert str(tmp_path) not in json.dumps({k: v for k, v in before.items() if k != "model"})  # relative names: the same on every machine
+    assert str(tmp_path) not in json.dumps(
+        {k: v for k, v in before.items() if k != "model"}
+    )  # relative names: the same on every machine
     bump_one_weight(model)
     changed = fingerprint(str(model))
     assert changed["files"]["model.safetensors"] != before["files"]["model.safetensors"]
-    assert {k: v for k, v in changed["files"].items() if k != "model.safetensors"} == {k: v for k, v in before["files"].items() if k != "model.safetensors"}
+    assert {k: v for k, v in changed["files"].items() if k != "model.safetensors"} == {
+        k: v for k, v in before["files"].items() if k != "model.safetensors"
+    }
 
 
 def test_the_embedded_models_are_the_files_their_loaders_read():
@@ -92,7 +96,11 @@ def test_every_stage_that_loads_a_model_depends_on_its_fingerprint():
             if name == "fingerprint_models":
                 continue
             stage = stage.get("do", stage)
-            params = {p for entry in stage.get("params", []) for p in ([entry] if isinstance(entry, str) else next(iter(entry.values())))}
+            params = {
+                p
+                for entry in stage.get("params", [])
+                for p in ([entry] if isinstance(entry, str) else next(iter(entry.values())))
+            }
             deps = set(stage.get("deps") or [])
             if "model.embedder" in params:
                 assert f"{up}data/models/fingerprint/embedder.json" in deps, f"{dvcfile.name}: {name}"
@@ -110,7 +118,11 @@ def test_new_weights_in_the_same_folder_rerun_prepare_base(tiny_model_dir, tmp_p
     assert ran_stages(first.stdout) == ["prepare_base"]
 
     again = dvc("repro", "prepare_base", cwd=root)  # nothing changed: the same fingerprint, nothing re-runs
-    assert again.returncode == 0 and ran_stages(again.stdout) == [] and "Stage 'prepare_base' didn't change, skipping" in again.stdout
+    assert (
+        again.returncode == 0
+        and ran_stages(again.stdout) == []
+        and "Stage 'prepare_base' didn't change, skipping" in again.stdout
+    )
 
     name = bump_one_weight(model)
     changed = dvc("repro", "prepare_base", cwd=root)

@@ -18,7 +18,9 @@ def run(params, base, embedder):
 
 
 command = stage_command(
-    run, "fingerprint_models", "Record the files (name, size, md5) of model.base and model.embedder.",
+    run,
+    "fingerprint_models",
+    "Record the files (name, size, md5) of model.base and model.embedder.",
     output("--base", required=True, help="JSON for model.base"),
     output("--embedder", required=True, help="JSON for model.embedder"),
 )
