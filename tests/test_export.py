@@ -22,6 +22,8 @@ from cycle_instruct.records import Record, write_records
 
 from conftest import ROOT, dvc, make_project, run_stage, shipped_params, write_params
 
+pytestmark = pytest.mark.slow  # the export stage under DVC, and datasets/TRL loading the exports: not in make unit
+
 N = json.loads((ROOT / "metrics/prune.json").read_text())["kept"]  # as many pairs as the committed demo run kept
 SCRUBBED = {"scrubbed_email": 2, "scrubbed_phone": 1}
 PRUNED_BY_REASON = {"cluster_fraction": 3, "max_distance": 1}

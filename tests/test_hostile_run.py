@@ -13,6 +13,8 @@ import pytest
 
 from conftest import ROOT, run_stage, write_params
 
+pytestmark = pytest.mark.slow  # stage processes that load models, and a SIGTERM to dvc repro: not in make unit
+
 PREPARE_BASE = ("--out", "base", "--iteration0", "it0", "--metrics", "m.json", "--timing", "t.json")
 PREPARE_BASE_OUTPUTS = ["base", "it0", "m.json", "t.json"]
 

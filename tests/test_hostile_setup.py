@@ -21,6 +21,8 @@ from cycle_instruct.steps import METRICS, output, stage_command
 
 from conftest import ROOT, run_stage, shipped_params, write_params
 
+pytestmark = pytest.mark.slow  # stage processes that load models and engines: not in make unit
+
 
 def _copy_model(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)

@@ -3,10 +3,14 @@ rates each pair with prompts/judge.txt and pairs below judge.min_score are set a
 
 import json
 
+import pytest
+
 from cycle_instruct.records import Record, read_records, write_records
 from cycle_instruct.steps.judge import run
 
 from conftest import ROOT, shipped_params
+
+pytestmark = pytest.mark.slow  # the judge on a real model: not in make unit
 
 PAIRS = [
     Record(

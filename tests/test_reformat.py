@@ -12,6 +12,8 @@ from cycle_instruct.reformat import clean_rewrite, reformat_records, rewrite_rej
 
 from conftest import CHATML, ROOT, run_stage, shipped_params, write_params
 
+pytestmark = pytest.mark.slow  # the reformat stage on real models: not in make unit
+
 PROMPTS = shipped_prompts()
 WORDING = {"Q": PROMPTS.preamble("reformat_question"), "A": PROMPTS.preamble("reformat_answer")}
 CFG = shipped_params(reformat={"max_length_ratio": 3.0}).reformat

@@ -12,6 +12,8 @@ from cycle_instruct.errors import UserError
 
 from conftest import shipped_params
 
+pytestmark = pytest.mark.slow  # replica processes with models: not in make unit
+
 GREEDY = shipped_params(generate={"engine": "hf", "temperature": 0, "max_new_tokens": 8}).generate
 PROMPTS = [f"<|im_start|>user\nWhat is the capital of country number {i}?<|im_end|>\n<|im_start|>assistant\n" for i in range(7)]
 

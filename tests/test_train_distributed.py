@@ -11,6 +11,8 @@ from cycle_instruct.steps.train import run
 
 from conftest import ROOT, write_params
 
+pytestmark = pytest.mark.slow  # accelerate launches: not in make unit
+
 
 def demo_pairs(n: int) -> list[Record]:
     """Question/answer paragraphs of the demo corpus, as relabel_questions would pair them."""

@@ -12,6 +12,8 @@ from cycle_instruct.training import lora_model, tokenize_pair, train_lora, train
 
 from conftest import ROOT, shipped_params
 
+pytestmark = pytest.mark.slow  # LoRA training runs: not in make unit
+
 PROMPTS = shipped_prompts()
 
 CFG = shipped_params(
