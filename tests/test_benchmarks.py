@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import LlamaForCausalLM
 
@@ -17,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import decode_roofline  # noqa: E402
+
+pytestmark = pytest.mark.slow  # runs the benchmark scripts: not in make unit
 
 
 def table_rows(output: str) -> list[list[str]]:
@@ -34,8 +37,26 @@ def parameters(shape: str) -> int:
         return sum(p.numel() for p in LlamaForCausalLM(decode_roofline.shape_config(shape)).parameters())
 
 
+def llama_parameters(shape: dict) -> int:
+    """A Llama's parameter count from its shape, by hand: embedding, per layer the attention's q/k/v/o,
+    the gated MLP's three matrices and two norms, the final norm, and an LM head unless tied."""
+    vocab, hidden, inner, layers = (
+        shape["vocab_size"],
+        shape["hidden_size"],
+        shape["intermediate_size"],
+        shape["num_hidden_layers"],
+    )
+    kv = shape["num_key_value_heads"] * hidden // shape["num_attention_heads"]
+    layer = 2 * hidden * hidden + 2 * hidden * kv + 3 * hidden * inner + 2 * hidden
+    return vocab * hidden * (1 if shape["tie_word_embeddings"] else 2) + layers * layer + hidden
+
+
 def test_llama_8b_shape_has_llama_3_1_8b_parameter_count():
-    assert parameters("llama-8b") == 8_030_261_248  # Llama-3.1-8B's safetensors hold 8,030,261,248
+    assert (
+        parameters("llama-8b") == llama_parameters(decode_roofline.SHAPES["llama-8b"]) == 8_030_261_248
+    )  # Llama-3.1-8B's safetensors
+    for shape in decode_roofline.SHAPES:  # the model built from each shape is the architecture counted by hand
+        assert parameters(shape) == llama_parameters(decode_roofline.SHAPES[shape]), shape
 
 
 def test_smollm2_shape_is_the_embedded_model(embedded_base):
@@ -72,6 +93,7 @@ def test_decode_roofline_runs_with_only_torch_and_transformers_and_prints_a_row_
         "sys.argv = sys.argv[1:]; sys.path.insert(0, sys.argv[0].rpartition('/')[0]); "  # as `python script.py` does
         "runpy.run_path(sys.argv[0], run_name='__main__')"
     )
+    prompt_len, new_tokens = 8, 24  # 23 decoding steps: enough time between the two generate calls to time them apart
     out = subprocess.run(
         [
             sys.executable,
@@ -83,9 +105,9 @@ def test_decode_roofline_runs_with_only_torch_and_transformers_and_prints_a_row_
             "--batches",
             "1,4",
             "--prompt-len",
-            "8",
+            str(prompt_len),
             "--new-tokens",
-            "6",
+            str(new_tokens),
             "--copy-gib",
             "0.05",
         ],
@@ -93,12 +115,30 @@ def test_decode_roofline_runs_with_only_torch_and_transformers_and_prints_a_row_
         text=True,
         check=True,
     ).stdout
-    assert re.search(r"measured copy bandwidth [\d.]+ GB/s", out)
+    tiny = decode_roofline.SHAPES["tiny"]
+    model_line = re.search(r"random weights, ([\d.]+) B parameters; .* measured copy bandwidth ([\d.]+) GB/s", out)
+    assert float(model_line[1]) == round(llama_parameters(tiny) / 1e9, 3)
+    bandwidth = float(model_line[2])
+    assert 0.1 < bandwidth < 20_000  # GB/s: a memory copy, not a rounding to 0 nor a unit slip
     rows = table_rows(out)
     assert [row[0] for row in rows] == ["1", "4"]
+    # by hand: fp32 weights less the untied input embedding, and per sequence K and V of every layer
+    # at the mean context while decoding (the prompt and half the new tokens)
+    weights = llama_parameters(tiny) - tiny["vocab_size"] * tiny["hidden_size"]
+    kv_per_token = (
+        2 * tiny["num_hidden_layers"] * tiny["num_key_value_heads"] * tiny["hidden_size"] // tiny["num_attention_heads"]
+    )
     for batch, decode, whole, step_bytes, roofline, fraction in rows:
-        assert float(decode) > 0 and float(whole) > 0 and float(roofline) > 0 and float(fraction) > 0
-        assert abs(float(fraction) - float(decode) / float(roofline)) < 0.01
+        batch, decode, whole, roofline, fraction = int(batch), float(decode), float(whole), float(roofline), float(fraction)
+        expected_bytes = 4 * (weights + batch * (prompt_len + new_tokens / 2) * kv_per_token)
+        assert step_bytes == f"{expected_bytes / 1e9:.3f} GB"
+        # roofline = batch x bandwidth / bytes per step; the bandwidth is printed to 0.05 GB/s, the roofline to 0.05
+        assert abs(roofline - batch * bandwidth * 1e9 / expected_bytes) <= batch * 0.05e9 / expected_bytes + 0.05, (
+            roofline,
+            bandwidth,
+        )
+        assert 0 < decode < 10**7 and 0 < whole < 10**7  # tok/s of a 2-layer model: positive, and not a unit slip
+        assert abs(fraction - decode / roofline) <= 0.005 + 1e-9  # the fraction printed is of the two rates printed
 
 
 def test_generation_benchmark_rounds_give_medians_and_ratio_ranges(tiny_model_dir):
@@ -126,9 +166,19 @@ def test_generation_benchmark_rounds_give_medians_and_ratio_ranges(tiny_model_di
     (hf, hf1) = table_rows(out)
     rates = {key: sorted(float(rate) for _, k, rate in rounds if k == key) for key in ("hf", "hf1")}
     assert abs(float(hf[1]) - sum(rates["hf"]) / 2) < 0.06  # the median of two rounds is their mean
+    assert abs(float(hf1[1]) - sum(rates["hf1"]) / 2) < 0.06
+    assert all(0 < rate < 10**7 for rate in rates["hf"] + rates["hf1"])  # tok/s: positive, and not a unit slip
     assert hf[3] == "1.00x"
+    # hf1's ratio: per round, its rate over the same round's hf rate; the median of two is their mean, the range their extremes
+    ratios = [float(a) / float(b) for (_, k1, a), (_, k2, b) in zip(rounds[1::2], rounds[0::2]) if (k1, k2) == ("hf1", "hf")]
+    assert len(ratios) == 2
     median, low, high = map(float, re.fullmatch(r"([\d.]+)x \(([\d.]+)-([\d.]+)\)", hf1[3]).groups())
-    assert low <= median <= high
+    tolerance = 0.006 + 0.06 * max(ratios) / min(rates["hf"])  # the table's rounding to 0.01, the round lines' to 0.05 tok/s
+    assert (
+        abs(median - sum(ratios) / 2) < tolerance and abs(low - min(ratios)) < tolerance and abs(high - max(ratios)) < tolerance
+    )
+    for row in (hf, hf1):  # start-up seconds, and tokens: 4 prompts of at most 4 new tokens, greedy
+        assert 0 <= float(row[2]) < 600 and 0 < int(row[4]) <= 4 * 4  # a tiny model starts in under 0.05 s: 0.0
     machine = out.splitlines()[0]  # the machine named first, as the README quotes it
     assert re.fullmatch(r"machine: .+, \d+ cores, \d+ GiB, \w+ \w+, torch .+, device cpu", machine), machine
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""

@@ -205,7 +205,7 @@ def test_one_sft_step_on_the_messages_file(project, tiny_model_dir):
 
 
 def test_trl_sft_trainer_takes_the_messages_file(project, tiny_model_dir, tmp_path):
-    trl = pytest.importorskip("trl")  # optional: not a dependency
+    import trl  # the test extra installs it: a missing trl fails here, never skips
     from datasets import load_dataset
 
     data = load_dataset(

@@ -1,7 +1,8 @@
 """Hostile corpus input: every case ends in ONE `error: <file>[:<line>]: ...` line (exit 1, no
 traceback, no output file), or runs and counts what it skipped or cleaned in metrics/segment.json.
 
-The segment stage's command runs in-process (fast); one FIFO case also runs the real script.
+The segment stage's command runs in-process (fast); one FIFO case and the unreadable file (which
+root could read) run the real script.
 """
 
 import json
@@ -192,11 +193,6 @@ CASES = {
         {"input": "docs"},
         "docs/loop.txt: cannot access it (Too many levels of symbolic links)",
     ),
-    "unreadable file": (
-        {"docs/a.txt": OK, "docs/b.txt": 0o000},
-        {"input": "docs"},
-        "docs/b.txt: cannot read it (Permission denied)",
-    ),
     "folder named like a file": ({"docs/notes.txt/a.txt": OK}, {"input": "docs"}, {"files": 1, "questions": ["Why?"]}),
     "file name not UTF-8": (
         {b"docs/bad\xff.txt": OK},
@@ -327,9 +323,6 @@ def build(root, files: dict) -> None:
             server.close()  # the socket file stays
         elif isinstance(content, Link):
             path.symlink_to(content)
-        elif isinstance(content, int):  # a mode: an unreadable file
-            path.write_text(OK)
-            path.chmod(content)
         else:
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
 
@@ -341,8 +334,6 @@ def _timeout(signum, frame):
 @pytest.mark.parametrize("case", CASES)
 def test_hostile_input_gives_one_error_line_or_a_counted_skip(case, tmp_path, monkeypatch):
     files, params, expected = CASES[case]
-    if case == "unreadable file" and os.geteuid() == 0:
-        pytest.skip("root reads a chmod 000 file")
     build(tmp_path, files)
     write_params(tmp_path, {"segment": params})
     monkeypatch.chdir(tmp_path)
@@ -398,3 +389,36 @@ def test_named_pipe_never_hangs_the_real_stage(tmp_path):
         result.stderr == "error: docs/pipe.txt: is a named pipe, not a regular file; point segment.input at a file or a folder\n"
     )
     assert json.loads((tmp_path / "out/m.json").read_text())["skipped_special_files"] == 1
+
+
+def without_permission_override():
+    """Run in the child before exec: a process of root's loses the capabilities that let it read and
+    search whatever the file modes say (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so a chmod 000 file is
+    unreadable to it as to any user. (Not a switch to user nobody: this python lives under /root.)"""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # PR_CAPBSET_DROP: gone from the bounding set, so from the process after exec
+        if libc.prctl(24, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"prctl(PR_CAPBSET_DROP, {capability}) failed")
+
+
+def test_an_unreadable_file_is_one_error_line_even_for_root(tmp_path):
+    """README's bad-input table: a file in the corpus that cannot be read (chmod 000) stops the real
+    stage with one line naming it. CI runs as root, who reads any file: the stage runs without that power."""
+    build(tmp_path, {"docs/a.txt": OK, "docs/b.txt": OK})
+    (tmp_path / "docs/b.txt").chmod(0o000)
+    write_params(tmp_path, {"segment": {"input": "docs"}})
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "segment.py"), *OUTS],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        timeout=60,
+        preexec_fn=without_permission_override if os.geteuid() == 0 else None,
+    )
+    assert result.returncode == 1 and result.stderr == (
+        "error: docs/b.txt: cannot read it (Permission denied); check that it exists and is readable, or remove it\n"
+    ), result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

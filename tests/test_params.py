@@ -90,11 +90,9 @@ def test_a_missing_key_or_section_is_named():
     ]
 
 
-def test_the_shipped_params_are_valid_and_complete():
-    params = load_params(ROOT / "params.yaml")
-    assert params.chain == [1]  # the demo runs one iteration, as the paper's main results do
+def test_the_shipped_params_are_valid():
+    params = load_params(ROOT / "params.yaml")  # every key there, each value allowed
     params.check_eval_methods()  # and the evaluation's methods name only iterations that run
-    assert params.train.weight_decay == 0.0 and params.train.max_grad_norm == 1.0  # no hidden settings
     assert params.generate.but(temperature=0).temperature == 0
 
 

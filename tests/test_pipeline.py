@@ -1,7 +1,9 @@
 """The whole pipeline, for real: DVC in a temporary git repo, the embedded SmolLM2 and MiniLM."""
 
 import json
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,9 +14,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, dvc_cache):
+def pristine(tmp_path_factory, dvc_cache):
     """The repo's pipeline in a fresh git repo, on 8 question/answer pairs, with two iterations
-    (the shipped params run one), run once."""
+    (the shipped params run one), run once. Tests that only read it (or change a file and put it
+    back in a `finally`) use it as it is; the others take their own copy (`project`)."""
     paragraphs = (ROOT / "data/raw/faq_01.txt").read_text().split("\n\n")[:16]
     overrides = {**TINY, "iterations": {"1": {"prev": 0}, "2": {"prev": 1}}}
     root = make_project(
@@ -25,8 +28,21 @@ def project(tmp_path_factory, dvc_cache):
     return root, first.stdout
 
 
-def test_every_stage_ran_with_iterations_chained(project):
-    root, output = project
+@pytest.fixture
+def project(pristine, tmp_path):
+    """This test's own copy of the finished project (git history, dvc.lock, outputs; the DVC cache
+    is shared), so what it changes no other test sees, in any order."""
+    root, output = pristine
+    copy = tmp_path / "project"
+    shutil.copytree(
+        root, copy, symlinks=True, ignore=lambda folder, names: ["tmp"] if Path(folder).name == ".dvc" else []
+    )  # not DVC's state of the original
+    yield copy, output
+    shutil.rmtree(copy, ignore_errors=True)  # a copy holds the base model: do not keep one per test
+
+
+def test_every_stage_ran_with_iterations_chained(pristine):
+    root, output = pristine
     stages = ran_stages(output)
     for it in ("1", "2"):
         order = [stages.index(f"{s}@{it}") for s in ("relabel_answers", "train_bwd", "relabel_questions", "train_fwd")]
@@ -39,8 +55,8 @@ def test_every_stage_ran_with_iterations_chained(project):
     assert '"train_fwd@1" -> "relabel_answers@2"' in dot
 
 
-def test_datasets_keep_the_record_schema(project):
-    root, _ = project
+def test_datasets_keep_the_record_schema(pristine):
+    root, _ = pristine
     inst = [json.loads(line) for line in (root / "data/final/cycle_inst.jsonl").read_text().splitlines()]
     filt = [json.loads(line) for line in (root / "data/final/cycle_filt.jsonl").read_text().splitlines()]
     pruned = [json.loads(line) for line in (root / "data/final/pruned.jsonl").read_text().splitlines()]
@@ -62,8 +78,8 @@ def test_datasets_keep_the_record_schema(project):
         assert max(r["distance"] for r in pruned if r["distance"] is not None) >= max(r["distance"] for r in filt)
 
 
-def test_adapters_and_metrics_exist_per_iteration(project):
-    root, _ = project
+def test_adapters_and_metrics_exist_per_iteration(pristine):
+    root, _ = pristine
     for it in ("1", "2"):
         for model in ("m_qa", "m_aq"):
             assert (root / f"data/iterations/{it}/{model}/adapter_config.json").exists()
@@ -83,8 +99,8 @@ def test_adapters_and_metrics_exist_per_iteration(project):
     assert json.loads((root / "metrics/curves/train_bwd_2.json").read_text())[0]["step"] == 1
 
 
-def test_outputs_are_dvc_tracked_not_git(project):
-    root, _ = project
+def test_outputs_are_dvc_tracked_not_git(pristine):
+    root, _ = pristine
     ignored = subprocess.run(
         ["git", "check-ignore", "data/final/cycle_filt.jsonl", "data/iterations/1/m_qa", "data/models/base"],
         cwd=root,
@@ -110,10 +126,10 @@ def test_second_repro_does_nothing_and_prune_params_rerun_only_prune(project):
     assert prune["pruned_by_reason"]["cluster_fraction"] == round(0.25 * scored)
 
 
-def test_editing_a_prompt_reruns_exactly_the_stages_that_use_it(project):
+def test_editing_a_prompt_reruns_exactly_the_stages_that_use_it(pristine):
     """prompts/backward.txt is a dep of M_AQ's stages (training it, generating with it) and of
     the filter's reconstruction: `dvc status` names exactly those, and nothing else."""
-    root, _ = project
+    root, _ = pristine
     prompt = root / "prompts" / "backward.txt"
     original = prompt.read_text()
     prompt.write_text(original.replace("Write the user message", "Write the question"))
@@ -125,11 +141,11 @@ def test_editing_a_prompt_reruns_exactly_the_stages_that_use_it(project):
     assert dvc_status(root) == {}
 
 
-def test_adding_an_iteration_reruns_only_its_stages_and_the_filter(project):
+def test_adding_an_iteration_reruns_only_its_stages_and_the_filter(pristine):
     """README, "Compare iterations": one more line in params.yaml's iterations, and only the new
     iteration's four stages are out of date, with embed (it reads the last iteration), export and
     summary (they read every iteration's metrics); prune and judge follow once embed has run."""
-    root, _ = project
+    root, _ = pristine
     params_file = root / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)
@@ -192,6 +208,7 @@ def test_a_fresh_clone_pulls_the_main_data_and_nothing_else(project, tmp_path):
 
 def test_exp_run_prints_no_warnings_about_the_evaluation(project):
     root, _ = project
+    commit(root, "run")  # as the README says: commit dvc.lock and metrics/ after a run
     run = dvc("exp", "run", cwd=root)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "eval/" not in run.stdout + run.stderr and "WARNING" not in run.stdout + run.stderr

@@ -171,11 +171,6 @@ def test_the_controls_off_remove_nothing_extra(tmp_path):
     assert [r.id for r in read_records(files["pruned"])] == ["p000"]
 
 
-def test_shipped_defaults_are_the_papers_filter():
-    cfg = shipped_params().prune
-    assert (cfg.max_distance, cfg.dedup) == (2.0, "off")
-
-
 def test_a_bare_off_in_yaml_means_off():
     assert shipped_params(prune={"dedup": False}).prune.dedup == "off"
 
