@@ -88,6 +88,19 @@ def run_stage(
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, input=input)
 
 
+def options(**values) -> list[str]:
+    """Command-line options from keywords, as a stage takes them: options(questions_in="q.jsonl") -> ["--questions-in", "q.jsonl"]."""
+    return [arg for name, value in values.items() for arg in (f"--{name.replace('_', '-')}", str(value))]
+
+
+def segment_outputs(folder: str = "out") -> list[str]:
+    """The segment stage's output options, its files in `folder` ("" for the folder it runs in)."""
+    at = f"{folder}/" if folder else ""
+    return options(
+        questions=f"{at}q.jsonl", answers=f"{at}a.jsonl", gold=f"{at}g.jsonl", test=f"{at}t.jsonl", metrics=f"{at}m.json"
+    )
+
+
 def shipped_params(**overrides):
     """Typed params: the shipped params.yaml with values changed, validated like the file."""
     from cycle_instruct.params import parse_params

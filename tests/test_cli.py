@@ -3,7 +3,7 @@ import subprocess
 
 from cycle_instruct.records import Record, write_records
 
-from conftest import ROOT, write_params
+from conftest import ROOT, segment_outputs, write_params
 
 
 def test_help_lists_every_stage():
@@ -43,16 +43,7 @@ def test_stage_command_calls_the_stage_recipe_without_the_stage_scripts(tmp_path
         [
             "cycle-instruct",
             "segment",
-            "--questions",
-            "q.jsonl",
-            "--answers",
-            "a.jsonl",
-            "--gold",
-            "g.jsonl",
-            "--test",
-            "t.jsonl",
-            "--metrics",
-            "m.json",
+            *segment_outputs(""),
         ],
         cwd=tmp_path,
         check=True,

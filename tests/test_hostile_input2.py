@@ -13,20 +13,9 @@ import sys
 import pytest
 import yaml
 
-from conftest import ROOT, run_stage, write_params
+from conftest import ROOT, run_stage, segment_outputs, write_params
 
-OUTS = [
-    "--questions",
-    "out/q.jsonl",
-    "--answers",
-    "out/a.jsonl",
-    "--gold",
-    "out/g.jsonl",
-    "--test",
-    "out/t.jsonl",
-    "--metrics",
-    "out/m.json",
-]
+OUTS = segment_outputs("out")
 SECRET = "root:$y$j9T$Q0bXqVh2$secret-hash-of-the-admin:19700:0:99999:7:::"
 
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from cycle_instruct.steps.segment import command
 
-from conftest import ROOT, write_params
+from conftest import ROOT, segment_outputs, write_params
 
 OK = "Why?\n\nBecause.\n"  # a corpus with both sides
 QA = '{"instruction": "Why?", "response": "Because."}\n'
@@ -297,18 +297,7 @@ CASES = {
         "params.yaml: segment.max_chars = -5: should be greater than or equal to 1",
     ),
 }
-OUTS = [
-    "--questions",
-    "out/q.jsonl",
-    "--answers",
-    "out/a.jsonl",
-    "--gold",
-    "out/g.jsonl",
-    "--test",
-    "out/t.jsonl",
-    "--metrics",
-    "out/m.json",
-]
+OUTS = segment_outputs("out")
 
 
 def build(root, files: dict) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_stage, write_params
+from conftest import ROOT, options, run_stage, write_params
 
 pytestmark = pytest.mark.slow  # stage processes that load models, and a SIGTERM to dvc repro: not in make unit
 
@@ -87,28 +87,10 @@ def _reformat(project: Path, base: Path, template_text: str):
     shutil.copy(ROOT / "prompts" / "reformat_answer.txt", project / "prompts")
     write_records(project / "q.jsonl", [Record(id="q000001", original="instruction", instruction="What is DVC?")])
     write_records(project / "a.jsonl", [Record(id="a000001", original="response", response="DVC tracks data and pipelines.")])
-    run = run_stage(
-        "reformat.py",
-        "--base",
-        str(base),
-        "--questions-in",
-        "q.jsonl",
-        "--answers-in",
-        "a.jsonl",
-        "--questions-out",
-        "q_out.jsonl",
-        "--answers-out",
-        "a_out.jsonl",
-        "--prompts",
-        "prompts/reformat_question.txt",
-        "--prompts",
-        "prompts/reformat_answer.txt",
-        "--metrics",
-        "m.json",
-        "--timing",
-        "t.json",
-        cwd=project,
-    )
+    ins = options(base=base, questions_in="q.jsonl", answers_in="a.jsonl")
+    prompts = ["--prompts", "prompts/reformat_question.txt", "--prompts", "prompts/reformat_answer.txt"]
+    outs = options(questions_out="q_out.jsonl", answers_out="a_out.jsonl", metrics="m.json", timing="t.json")
+    run = run_stage("reformat.py", *ins, *prompts, *outs, cwd=project)
     return run, ["q_out.jsonl", "a_out.jsonl", "m.json", "t.json"]
 
 

@@ -19,7 +19,7 @@ from cycle_instruct.errors import UserError
 from cycle_instruct.records import Record, write_json, write_records
 from cycle_instruct.steps import METRICS, output, stage_command
 
-from conftest import ROOT, run_stage, shipped_params, write_params
+from conftest import ROOT, run_stage, segment_outputs, shipped_params, write_params
 
 pytestmark = pytest.mark.slow  # stage processes that load models and engines: not in make unit
 
@@ -183,16 +183,7 @@ def test_the_cli_refuses_to_run_a_stage_outside_the_project(tmp_path):
         [
             "cycle-instruct",
             "segment",
-            "--questions",
-            "q.jsonl",
-            "--answers",
-            "a.jsonl",
-            "--gold",
-            "g.jsonl",
-            "--test",
-            "t.jsonl",
-            "--metrics",
-            "m.json",
+            *segment_outputs(""),
         ],
         cwd=tmp_path / "sub",
         capture_output=True,

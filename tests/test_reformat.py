@@ -10,7 +10,7 @@ from cycle_instruct.prompts import shipped_prompts
 from cycle_instruct.records import Record, read_records, write_records
 from cycle_instruct.reformat import clean_rewrite, reformat_records, rewrite_reject_reason
 
-from conftest import CHATML, ROOT, run_stage, shipped_params, write_params
+from conftest import CHATML, ROOT, options, run_stage, shipped_params, write_params
 
 pytestmark = pytest.mark.slow  # the reformat stage on real models: not in make unit
 
@@ -86,23 +86,9 @@ def run_reformat(tmp_path, base, overrides: dict, questions: list[str], answers:
     )
     write_records(tmp_path / "a.jsonl", [Record(id=f"a{i}", original="response", response=t) for i, t in enumerate(answers)])
     prompts = [arg for side in ("answer", "question") for arg in ("--prompts", str(ROOT / "prompts" / f"reformat_{side}.txt"))]
-    result = run_stage(
-        "reformat.py",
-        "--base",
-        str(base),
-        "--questions-in",
-        "q.jsonl",
-        "--answers-in",
-        "a.jsonl",
-        "--questions-out",
-        "out/q.jsonl",
-        "--answers-out",
-        "out/a.jsonl",
-        *prompts,
-        "--metrics",
-        "out/m.json",
-        cwd=tmp_path,
-    )
+    ins = options(base=base, questions_in="q.jsonl", answers_in="a.jsonl")
+    outs = options(questions_out="out/q.jsonl", answers_out="out/a.jsonl")
+    result = run_stage("reformat.py", *ins, *outs, *prompts, "--metrics", "out/m.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     return (
         result,

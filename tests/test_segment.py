@@ -8,7 +8,7 @@ from cycle_instruct.records import read_records
 from cycle_instruct.segment import check_both_sides
 from cycle_instruct.text import clean, split_paragraphs
 
-from conftest import run_stage, write_params
+from conftest import run_stage, segment_outputs, write_params
 
 
 def test_paragraphs_split_at_blank_lines_of_any_whitespace():
@@ -53,18 +53,7 @@ def test_one_sided_corpora_are_refused_with_advice():
 
 def _project(tmp_path, segment_params: dict):
     write_params(tmp_path, {"segment": segment_params})
-    return [
-        "--questions",
-        "out/q.jsonl",
-        "--answers",
-        "out/a.jsonl",
-        "--gold",
-        "out/g.jsonl",
-        "--test",
-        "out/t.jsonl",
-        "--metrics",
-        "out/m.json",
-    ]
+    return segment_outputs("out")
 
 
 def test_segment_stage_writes_records_and_metrics(tmp_path):

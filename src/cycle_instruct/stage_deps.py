@@ -122,31 +122,28 @@ def rewrite(text: str, deps: dict[str, list[str]]) -> str:
     return "".join(out)
 
 
-def out_of_sync(root: Path) -> list[str]:
-    """One line per stage whose code deps differ from its imports, or nothing."""
-    problems = []
+def _stale(root: Path):
+    """(name, path, rewritten text) of each dvc.yaml whose code deps differ from the imports."""
     for name in DVCFILES:
         path = root / name
-        if not path.exists():
-            continue
-        text = path.read_text(encoding="utf-8")
-        if rewrite(text, code_deps(root, path)) != text:
-            problems.append(f"{name}: code deps differ from the imports; run cycle-instruct deps --write")
-    return problems
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            new = rewrite(text, code_deps(root, path))
+            if new != text:
+                yield name, path, new
+
+
+def out_of_sync(root: Path) -> list[str]:
+    """One line per dvc.yaml whose code deps differ from the imports, or nothing."""
+    return [f"{name}: code deps differ from the imports; run cycle-instruct deps --write" for name, _, _ in _stale(root)]
 
 
 def write(root: Path) -> list[str]:
     """Rewrite the code deps of every dvc.yaml in place (atomically); the files changed."""
     changed = []
-    for name in DVCFILES:
-        path = root / name
-        if not path.exists():
-            continue
-        text = path.read_text(encoding="utf-8")
-        new = rewrite(text, code_deps(root, path))
-        if new != text:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(new, encoding="utf-8")
-            tmp.replace(path)
-            changed.append(name)
+    for name, path, new in list(_stale(root)):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(new, encoding="utf-8")
+        tmp.replace(path)
+        changed.append(name)
     return changed
