@@ -25,6 +25,8 @@ DATA = Path(__file__).parent / "data"
         ('No. The count depends on the build; see Section 6.1, "How many widgets are there?"', "mark_in_quotation"),
         ('Tony asked: "What do we want to call this thing?". The name stuck.', "mark_in_quotation"),
         ("The regex a?b matches 'b' too.", "mark_inside_token"),
+        ("Copy file?.txt and [a-z]?[0-9] there.", "mark_inside_token"),
+        ("This often happens on Ultrix, HP-UX, IRIX (?).  Install gawk if you experience such problems.", "mark_inside_token"),
         ("Is it rich enough? Yes, for most people. It can be extended. Rules can be added.", "answer_after_question"),
         ("A plain statement.", "no_question_mark"),
     ],
@@ -47,6 +49,9 @@ def test_question_marks_that_do_not_end_a_sentence_of_prose_are_ruled_out(text, 
         "What does `x?` mean in a regex?",
         'What does "why?" mean here?',
         "How do I start? I have Python 3.12.",
+        "Does it work with /etc/foo?",
+        "Is it in /etc/rc?.d/?",
+        "Are links in /etc/rc?.d (the ? is the runlevel) still read?",
     ],
 )
 def test_real_questions_stay_questions(text):
@@ -58,6 +63,18 @@ def test_reader_spans_rule_out_marks_without_markup_left_in_the_text():
     assert why_not("Use x? here.", code=("x?",)) == "mark_in_code"
     assert why_not("Also see What's the official MIME type?", cited=("What's the official MIME type?",)) == "mark_in_quotation"
     assert why_not("What's the official MIME type?", cited=("What's the official MIME type?",)) is None  # the whole paragraph
+
+
+def test_shell_globs_in_a_real_readme_are_not_questions():
+    """sysv-rc's READMEs (tests/data/docs/sysv-rc, Debian sysv-rc 3.06-4) name /etc/rc?.d in plain prose: the paper's
+    rule took three statements for questions, and `sentence` took them too ('?.' looked like a sentence end)."""
+    found = []
+    for name in ("init.d-README", "README.runlevels"):
+        path = DATA / "docs" / "sysv-rc" / name
+        found += readers.read("text", path.read_text(encoding="utf-8"), name, Counter())
+    globbed = [b for b in found if "rc?.d" in b.text]
+    assert len(globbed) == 3 and all(is_question(b.text, "contains") for b in globbed)
+    assert [why_not(b.text, "sentence", b.code, b.cited) for b in globbed] == ["mark_inside_token"] * 3
 
 
 def test_question_rule_precision_on_hand_labelled_docs():
