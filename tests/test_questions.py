@@ -8,6 +8,7 @@ import pytest
 
 from cycle_instruct import readers
 from cycle_instruct.questions import REASONS, is_question, why_not
+from cycle_instruct.text import outline_number
 
 DATA = Path(__file__).parent / "data"
 
@@ -75,6 +76,33 @@ def test_shell_globs_in_a_real_readme_are_not_questions():
     globbed = [b for b in found if "rc?.d" in b.text]
     assert len(globbed) == 3 and all(is_question(b.text, "contains") for b in globbed)
     assert [why_not(b.text, "sentence", b.code, b.cited) for b in globbed] == ["mark_inside_token"] * 3
+
+
+@pytest.mark.parametrize(
+    "text,number,question",
+    [
+        (
+            "9.3. Do I have to keep all those .deb archive files on my disk?",
+            "9.3",
+            "Do I have to keep all those .deb archive files on my disk?",
+        ),
+        ("11.1 Why is it slow?", "11.1", "Why is it slow?"),
+        (
+            "3.10: Why does zsh not work in an Emacs shell mode any more?",
+            "3.10",
+            "Why does zsh not work in an Emacs shell mode any more?",
+        ),
+        ("Q3: how do I pin a version?", "Q3", "how do I pin a version?"),
+        ("3) What is a wheel?", "3", "What is a wheel?"),
+        ("2024 was a good year, wasn't it?", "", "2024 was a good year, wasn't it?"),
+        ("3 ways to install it: which is best?", "", "3 ways to install it: which is best?"),
+        ("3.12 is faster, is it not?", "", "3.12 is faster, is it not?"),
+        ("A4 Paper or Letter?", "", "A4 Paper or Letter?"),
+        ("1. the first step?", "", "1. the first step?"),
+    ],
+)
+def test_outline_numbers_of_numbered_faqs_are_not_part_of_the_question(text, number, question):
+    assert outline_number(text) == (number, question)
 
 
 def test_question_rule_precision_on_hand_labelled_docs():

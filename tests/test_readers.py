@@ -236,3 +236,18 @@ def test_myst_directives_the_reader_does_not_know_keep_their_body_as_code():
         ("paragraph", "Run it."),
         ("paragraph", "Read this first.\n```\ngraph TD; A-->B?\n```"),
     ]
+
+
+def test_numbered_faq_questions_lose_their_outline_number_to_the_source(tmp_path):
+    """The zsh FAQ numbers its questions ('3.4: How do I ...?'): left in, M_AQ learns to write numbers."""
+    cfg = shipped_params(segment={"input": str(DOCS / "zsh")}).segment
+    loaded = load_corpus(cfg)
+    stats = Counter()
+    q, a, _ = build_records(loaded.items, cfg, stats)
+    assert [(r.instruction, r.source["number"]) for r in q] == [
+        ("What is the difference between `export' and the ALL_EXPORT option?", "3.3"),
+        ("How do I turn off spelling correction/globbing for a single command?", "3.4"),
+    ]
+    assert stats["outline_numbers_removed"] == 2 and all("number" not in r.source for r in a)
+    answer = next(r for r in a if r.response.startswith("In the first case, you presumably have"))
+    assert answer.source["section"][-1] == "3.4: How do I turn off spelling correction/globbing for a single command?"
