@@ -211,3 +211,49 @@ def test_a_document_its_parser_cannot_read_is_one_line_naming_it_or_a_counted_sk
     (tmp_path / "ok.md").write_text("# Why?\n\nBecause.\n")
     skipped = load_corpus(shipped_params(segment={"input": str(tmp_path), "on_bad_record": "skip"}).segment)
     assert skipped.stats["skipped_unparsable_documents"] == 1 and [i.text for i in skipped.items] == ["Why?", "Because."]
+
+
+def test_myst_directives_the_reader_does_not_know_keep_their_body_as_code():
+    """pip's docs show shell sessions in its own ```{pip-cli} directive: dropped, the paragraph that introduces one
+    ('by running the following commands') pointed at nothing. Unknown directives are code; known non-text ones go."""
+    started = blocks(DOCS / "pip" / "getting-started.md")
+    check = next(b for b in started if b.text.startswith("As a first step, you should check"))
+    assert check.text.endswith(
+        "similar.\n```\n$ python --version\nPython 3.N.N\n$ pip --version\npip X.Y.Z from ... (python 3.N.N)\n```"
+    )
+    assert check.code[-1].startswith("$ python --version")
+    upgrade = next(b for b in started if "pip install --upgrade sampleproject" in b.text)
+    assert upgrade.kind == "code" and upgrade.section == ("Getting Started", "Common tasks", "Upgrade a package")
+    md = readers.read(
+        "markdown",
+        "Intro:\n\n```{toctree}\n:maxdepth: 2\n\nusage\n```\n\n```{tab-item} Unix\nRun it.\n```\n\n"
+        "```{eval-rst}\n.. note:: Read *this* first.\n```\n\n```{mermaid}\ngraph TD; A-->B?\n```\n",
+        "d.md",
+        Counter(),
+    )
+    assert [(b.kind, b.text) for b in md] == [
+        ("paragraph", "Intro:"),
+        ("paragraph", "Run it."),
+        ("paragraph", "Read this first.\n```\ngraph TD; A-->B?\n```"),
+    ]
+
+
+def test_numbered_faq_questions_lose_their_outline_number_to_the_source(tmp_path):
+    """The zsh FAQ numbers its questions ('3.4: How do I ...?'): left in, M_AQ learns to write numbers."""
+    cfg = shipped_params(segment={"input": str(DOCS / "zsh")}).segment
+    loaded = load_corpus(cfg)
+    stats = Counter()
+    q, a, _ = build_records(loaded.items, cfg, stats)
+    assert [(r.instruction, r.source.get("number")) for r in q] == [
+        ("What is the difference between `export' and the ALL_EXPORT option?", "3.3"),
+        ("How do I turn off spelling correction/globbing for a single command?", "3.4"),
+        ("How do I get a variable's value to be evaluated as another variable?", "3.22"),
+        (
+            "The problem is that you have a variable $E containing the string EDITOR, and a variable $EDITOR containing "
+            "the string emacs, or something such. How do you get from $E to emacs in one easy stage?",
+            None,
+        ),
+    ]
+    assert stats["outline_numbers_removed"] == 3 and all("number" not in r.source for r in a)
+    answer = next(r for r in a if r.response.startswith("In the first case, you presumably have"))
+    assert answer.source["section"][-1] == "3.4: How do I turn off spelling correction/globbing for a single command?"

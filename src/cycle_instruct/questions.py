@@ -11,7 +11,10 @@ are ruled out, in this order, when they sit
 - in a URL: `groups.google.com/groups?selm=...`, `https://x.org/a?b=1`;
 - in a quotation that cites another text: `see Section 6.1, "How many ... are there?"`
   (a quotation that is the whole paragraph is still a question);
-- inside a word or token, not at a sentence end: `a?b`, `?selm=`, `(?P<name>...)`.
+- inside a word or token, not at a sentence end: `a?b`, `?selm=`, `(?P<name>...)`; a path or
+  shell glob (`/etc/rc?.d/[SK]??*`, `file?.txt`, `[a-z]?[0-9]`: the token goes on after the mark
+  and its closing punctuation, or, in a token with a '/', a '*' follows it); a mark that opens a
+  bracket (`IRIX (?).`, `(? = S, 0 .. 6)`).
 A paragraph whose question marks all fall there is not a question; nor is one whose last
 question is followed, on its line, by TRAILING_STATEMENTS or more sentences: an answer that
 asks a question and answers it ("What gives? Check the class attribute. ..."), or a list of
@@ -55,6 +58,9 @@ _STATEMENT_END = re.compile(r"[.!。！](?=\s|$)")
 _SENTENCE_END = re.compile(
     rf"""[\s"'”’»」』)\]*_.!…{"".join(QUESTION_MARKS)}]|$"""
 )  # what may follow a mark that ends a sentence
+_CLOSING = re.compile(rf"""["'”’»」』)\]*_.!…{"".join(QUESTION_MARKS)}]*""")  # what a sentence's mark may close
+_CLOSING_IN_PATH = re.compile(rf"""["'”’»」』)\]_.!…{"".join(QUESTION_MARKS)}]*""")  # in a path a '*' is a glob, not emphasis
+_TOKEN_GOES_ON = re.compile(r"[\w/\\\[*]", re.ASCII)  # path and glob characters (not CJK text, written without spaces)
 
 
 def why_not(text: str, rule: str = "sentence", code: tuple[str, ...] = (), cited: tuple[str, ...] = ()) -> str | None:
@@ -87,7 +93,7 @@ def why_not(text: str, rule: str = "sentence", code: tuple[str, ...] = (), cited
         reason = next((r for r, found in inside.items() if at in found), None)
         if reason is None and _in_url(text, at):
             reason = "mark_in_url"
-        if reason is None and not _SENTENCE_END.match(text, at + 1):
+        if reason is None and not _ends_sentence(text, at):
             reason = "mark_inside_token"
         return reason
 
@@ -99,6 +105,15 @@ def why_not(text: str, rule: str = "sentence", code: tuple[str, ...] = (), cited
     if len(_STATEMENT_END.findall(after)) >= TRAILING_STATEMENTS:
         return "answer_after_question"
     return None
+
+
+def _ends_sentence(text: str, at: int) -> bool:
+    """Whether the mark at `at` may end a sentence: not inside a word, a path or a glob, nor opening a bracket."""
+    if not _SENTENCE_END.match(text, at + 1) or (at and text[at - 1] in "([{"):
+        return False
+    start = max(text.rfind(c, 0, at) for c in " \n\t") + 1
+    closing = _CLOSING_IN_PATH if "/" in text[start:at] else _CLOSING
+    return not _TOKEN_GOES_ON.match(text, closing.match(text, at + 1).end())
 
 
 def _in_url(text: str, at: int) -> bool:

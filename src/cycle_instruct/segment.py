@@ -13,7 +13,7 @@ from collections import Counter
 from .errors import UserError
 from .privacy import scrub
 from .records import INSTRUCTION, RESPONSE, Record
-from .text import normalize, split_long
+from .text import normalize, outline_number, split_long
 
 
 def scrub_items(items, cfg, stats: Counter) -> None:
@@ -68,14 +68,20 @@ def build_records(items, cfg, stats: Counter) -> tuple[list[Record], list[Record
     records = {INSTRUCTION: [], RESPONSE: []}
     gold = []
     for item in items:
-        pieces = [item.text]
-        if len(item.text) > max_chars:
+        text, source = item.text, item.source
+        if item.side == INSTRUCTION and not item.gold:  # '9.3. Do I ...?': the number goes to the source, not to M_AQ
+            number, text = outline_number(text)
+            if number:
+                source = {**source, "number": number}
+                stats["outline_numbers_removed"] += 1
+        pieces = [text]
+        if len(text) > max_chars:
             stats["long_paragraphs"] += 1
             if mode == "split":
-                pieces = split_long(item.text, max_chars)
+                pieces = split_long(text, max_chars)
                 stats["long_paragraphs_split_into"] += len(pieces)
             else:
-                pieces = [item.text[:max_chars]]
+                pieces = [text[:max_chars]]
                 stats["long_paragraphs_truncated"] += 1
         for piece in pieces:
             if len(piece) < min_chars:
@@ -88,7 +94,7 @@ def build_records(items, cfg, stats: Counter) -> tuple[list[Record], list[Record
             seen.add(key)
             side_records = records[item.side]
             record_id = f"{'q' if item.side == INSTRUCTION else 'a'}{len(side_records):06d}"
-            side_records.append(Record(id=record_id, original=item.side, source=item.source, **{item.side: piece}))
+            side_records.append(Record(id=record_id, original=item.side, source=source, **{item.side: piece}))
             if item.gold and piece is pieces[0]:
                 gold.append(
                     Record(id=record_id, original=item.side, instruction=item.gold[0], response=item.gold[1], source=item.source)

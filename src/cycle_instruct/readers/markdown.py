@@ -3,9 +3,13 @@
 Headings give the section path; a fenced or indented code block joins the paragraph that
 introduces it; raw HTML blocks are read by the HTML reader; front matter, tables, images,
 HTML comments, MyST targets `(label)=` and `%` comments are dropped. MyST roles
-({ref}`title <target>`) render as their text; MyST directive fences keep their body when
-it is prose ({note}, {seealso}, ...), are code when they are code ({code-block}), and are
-dropped otherwise ({toctree}, {contents}, {include}, ...).
+({ref}`title <target>`) render as their text. MyST directive fences keep their body as
+Markdown when it is prose ({note}, {seealso}, {tab-item}, ...), are dropped when their body
+is not text for a reader (DROPPED: {toctree}, {contents}, {include}, tables, {auto...}), and
+are code otherwise: {code-block}, and every directive the reader does not know. An unknown
+directive is most often a project's own ({pip-cli} in pip's docs holds a shell session):
+dropping it loses content silently, kept as a code block its text is shown as written and a
+'?' in it never makes a question. {eval-rst} bodies are read as reStructuredText.
 """
 
 import re
@@ -13,7 +17,7 @@ from collections import Counter
 
 from markdown_it import MarkdownIt
 
-from . import html
+from . import html, rst
 from .blocks import Block, Builder, fence
 
 PROSE = {
@@ -34,8 +38,44 @@ PROSE = {
     "dropdown",
     "topic",
     "sidebar",
+    "versionremoved",
+    "margin",
+    "epigraph",
+    "pull-quote",
+    "glossary",
+    "tab-set",
+    "tab-item",
+    "tab",
+    "grid",
+    "grid-item",
+    "grid-item-card",
+    "card",
+    "div",
+    "container",
 }
-CODE = {"code-block", "code", "sourcecode", "code-cell"}
+DROPPED = {
+    "toctree",
+    "contents",
+    "tableofcontents",
+    "include",
+    "literalinclude",
+    "raw",
+    "image",
+    "figure",
+    "index",
+    "meta",
+    "highlight",
+    "only",
+    "ifconfig",
+    "autosummary",
+    "list-table",
+    "csv-table",
+    "table",
+    "sectionauthor",
+    "moduleauthor",
+    "currentmodule",
+    "module",
+}
 CODE_ROLES = {
     "func",
     "meth",
@@ -160,16 +200,21 @@ def _blocks(tokens, out: Builder) -> None:
         elif t.type in ("fence", "code_block"):
             _code(t, out, lists)
         elif t.type == "html_block":
-            for block in html.read(f"<div>{t.content}</div>", Counter()):
-                if block.kind == "heading":
-                    out.heading(len(out.path) + 1, block.text)
-                elif block.kind == "code":
-                    out.code(block.code[0])
-                elif lists:
-                    lists[-1].append((block.text, block.code))
-                else:
-                    out.paragraph(block.text, block.code)
+            _add(html.read(f"<div>{t.content}</div>", Counter()), out, lists)
         i += 1
+
+
+def _add(blocks: list[Block], out: Builder, lists) -> None:
+    """Blocks another reader made of a part of the page (an HTML block, an {eval-rst} body), under the open headings."""
+    for block in blocks:
+        if block.kind == "heading":
+            out.heading(len(out.path) + 1, block.text)
+        elif block.kind == "code":
+            out.code(block.code[0])
+        elif lists:
+            lists[-1].append((block.text, block.code))
+        else:
+            out.paragraph(block.text, block.code)
 
 
 def _code(token, out: Builder, lists) -> None:
@@ -185,7 +230,10 @@ def _code(token, out: Builder, lists) -> None:
         if name in PROSE:
             _blocks(_PARSER.parse(body), out)
             return
-        if name not in CODE:
+        if name == "eval-rst":
+            _add(rst.read(body, Counter()), out, lists)
+            return
+        if name in DROPPED or name.startswith("auto"):  # autofunction, automodule, ...: options, no text
             return
     language = "" if name is not None else info.split(" ")[0]  # ```python keeps its language
     if lists and lists[-1]:
