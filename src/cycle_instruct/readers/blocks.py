@@ -4,6 +4,12 @@ from dataclasses import dataclass
 
 from ..text import QUESTION_MARKS, has_question_mark
 
+# Sphinx roles whose text is code, in reStructuredText (:func:`x`) and in MyST ({func}`x`) alike
+CODE_ROLES = frozenset(
+    "attr class code command confval const data envvar exc file func kbd keyword literal makevar meth mod obj option program "
+    "samp token".split()
+)
+
 
 @dataclass
 class Block:

@@ -18,7 +18,7 @@ from collections import Counter
 from markdown_it import MarkdownIt
 
 from . import html, rst
-from .blocks import Block, Builder, fence
+from .blocks import CODE_ROLES, Block, Builder, fence
 
 PROSE = {
     "note",
@@ -75,25 +75,6 @@ DROPPED = {
     "moduleauthor",
     "currentmodule",
     "module",
-}
-CODE_ROLES = {
-    "func",
-    "meth",
-    "class",
-    "mod",
-    "attr",
-    "exc",
-    "data",
-    "const",
-    "obj",
-    "envvar",
-    "option",
-    "file",
-    "samp",
-    "kbd",
-    "command",
-    "program",
-    "code",
 }
 _FRONT_MATTER = re.compile(r"\A---[^\S\n]*\n.*?\n(?:---|\.\.\.)[^\S\n]*(?:\n|\Z)", re.S)
 _ROLE = re.compile(r"\{([\w:+.-]+)\}$")

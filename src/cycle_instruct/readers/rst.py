@@ -18,7 +18,7 @@ from docutils.parsers.rst import Directive, directives, roles
 from docutils.parsers.rst.directives.body import CodeBlock
 from docutils.parsers.rst.languages import en
 
-from .blocks import Block, Builder, asks, fence
+from .blocks import CODE_ROLES, Block, Builder, asks, fence
 
 SETTINGS = {
     "report_level": 5,
@@ -33,30 +33,6 @@ SETTINGS = {
     "smart_quotes": False,
     "pep_references": False,
     "rfc_references": False,
-}
-CODE_ROLES = {
-    "func",
-    "meth",
-    "class",
-    "mod",
-    "attr",
-    "exc",
-    "data",
-    "const",
-    "obj",
-    "envvar",
-    "option",
-    "file",
-    "samp",
-    "kbd",
-    "command",
-    "program",
-    "makevar",
-    "confval",
-    "keyword",
-    "token",
-    "code",
-    "literal",
 }
 PROSE_DIRECTIVES = (
     "seealso",
