@@ -341,3 +341,18 @@ def test_running_out_of_memory_names_what_to_lower(on, monkeypatch):
     room = "generate.gpu_memory_utilization (0.95)" if on == "cuda" else "VLLM_CPU_KVCACHE_SPACE (2 GiB)"
     for words in (room, "generate.max_model_len (4096)", "generate.batch_size (512)"):
         assert words in line
+
+
+def test_a_prompt_vllm_finds_too_long_names_max_model_len_and_no_other_engine():
+    """vLLM's own check of prompt length (our stages check first; this is what remains if one slips past):
+    transformers could not run the prompt either, so the line never sends the user there."""
+    from cycle_instruct.engines import vllm_errors
+
+    cfg = shipped_params(generate={"max_model_len": 2048}).generate
+    vllm_says = (
+        "The decoder prompt (length 5000) is longer than the maximum model length of 2048. "
+        "Make sure that `max_model_len` is no smaller than the number of text tokens."
+    )
+    line = vllm_errors.explain_vllm_error(ValueError(vllm_says), "data/models/base", cfg)
+    assert "\n" not in line and "generate.max_model_len (2048)" in line and "segment.max_chars" in line
+    assert "engine" not in line

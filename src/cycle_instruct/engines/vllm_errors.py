@@ -44,6 +44,11 @@ def explain_vllm_error(error: Exception, what, cfg) -> str:
             f"params.yaml: generate.max_model_len ({cfg.max_model_len}) is longer than {what} supports"
             f"{f' ({limit.group(1)} tokens)' if limit else ''}; lower it"
         )
+    if "longer than the maximum model length" in text:  # a prompt (and its reply) over max_model_len: transformers fails too
+        return (
+            f"{what}: a prompt is too long for generate.max_model_len ({cfg.max_model_len}) ({text}); shorten the prompt "
+            "template or the paragraphs (segment.max_chars), or raise generate.max_model_len up to the model's context"
+        )
     return f"{what}: vLLM cannot run it ({text}); set generate.engine: hf to use transformers instead"
 
 
