@@ -169,3 +169,19 @@ def test_a_terminated_dvc_takes_its_stage_with_it_and_the_rerun_resumes(tmp_path
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     metrics = json.loads((root / "metrics/reformat.json").read_text())
     assert metrics["instructions"]["resumed"] >= kept >= 2 and not partial.exists()
+
+
+def test_a_native_architecture_with_an_auto_map_loads_natively_and_runs_no_code(tmp_path, tiny_model_dir):
+    """Phi-3's folders ship an auto_map beside model_type 'phi3', which transformers knows: with
+    trust_remote_code=False it loads its own class, so the folder is taken, and its .py never runs."""
+    from cycle_instruct.models import load_model, prepare_base, refuse_remote_code
+
+    marker = tmp_path / "ran"
+    model = remote_code_model(tiny_model_dir, tmp_path / "phi_like", marker)
+    config = json.loads((model / "config.json").read_text())
+    config.update(model_type="llama", architectures=["LlamaForCausalLM"])
+    (model / "config.json").write_text(json.dumps(config))
+    refuse_remote_code(model)
+    prepare_base(str(model), tmp_path / "base")
+    assert load_model(tmp_path / "base").config.model_type == "llama"
+    assert not marker.exists()

@@ -37,6 +37,7 @@ def exit_on_user_error(fn):
 
 
 _stopping = False
+_interrupted = False
 
 
 def stop_with_dvc() -> None:
@@ -44,12 +45,15 @@ def stop_with_dvc() -> None:
     removed) on SIGTERM or SIGHUP, and when the dvc that started it dies.
 
     dvc 3.67 dies on SIGTERM without passing it on: its stage, a child of dvc (or of the shell dvc
-    runs the command in), ran on and wrote outputs after dvc was gone. PR_SET_PDEATHSIG sends us
-    SIGTERM when our parent dies; a watcher thread does the same for a dvc further up (a shell between).
+    runs the command in), ran on and wrote outputs after dvc was gone. Under dvc, PR_SET_PDEATHSIG
+    sends us SIGTERM when our parent dies, and a watcher thread does the same for a dvc further up
+    (a shell between). A signal ignored when the stage started (nohup) stays ignored.
     """
 
     def interrupt(signum, frame):
-        for sig in (signal.SIGTERM, signal.SIGHUP):  # once: a second signal (the watcher's) must not cut the cleanup short
+        global _interrupted
+        _interrupted = True
+        for sig in handled:  # once: a second signal (the group's kill, then PDEATHSIG's) must not cut the cleanup short
             signal.signal(sig, signal.SIG_IGN)
         raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
@@ -57,25 +61,29 @@ def stop_with_dvc() -> None:
     if _stopping or threading.current_thread() is not threading.main_thread():
         return  # once per process (tests run stages in-process, many times)
     _stopping = True
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # a signal the stage was started ignoring stays ignored: `nohup dvc repro &` must outlive its terminal
+    handled = [sig for sig in (signal.SIGTERM, signal.SIGHUP) if signal.getsignal(sig) is not signal.SIG_IGN]
+    for sig in handled:
         signal.signal(sig, interrupt)
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or signal.SIGTERM not in handled:
         return
-    parent = os.getppid()
+    watched = _ancestors(os.getppid())
+    dvc = next((i for i, pid in enumerate(watched) if _is_dvc(pid)), None)
+    if dvc is None:
+        return  # run by hand (`python stages/x.py &`, `cycle-instruct <stage>`): outliving its shell is the user's call
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: our parent dies, we get SIGTERM
     except (OSError, AttributeError):
         pass
-    watched = _ancestors(parent)
-    dvc = next((i for i, pid in enumerate(watched) if _is_dvc(pid)), None)
-    started = {pid: _stat(pid)[19:20] for pid in (watched[: dvc + 1] if dvc is not None else [parent])}
+    started = {pid: _stat(pid)[19:20] for pid in watched[: dvc + 1]}
 
     def watch():  # a process is the same while its start time is (a pid can be reused); a zombie is dead
         while all(_stat(pid)[19:20] == start and _stat(pid)[:1] != [b"Z"] for pid, start in started.items()):
             time.sleep(1)
-        os.kill(os.getpid(), signal.SIGTERM)
+        if not _interrupted:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="stop_with_dvc", daemon=True).start()
 

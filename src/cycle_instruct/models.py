@@ -75,19 +75,36 @@ def refuse_remote_code(folder) -> None:
             continue
         if not isinstance(config, dict):
             continue
-        if config.get("auto_map"):
-            classes = ", ".join(
-                sorted(
-                    {str(v) for v in config["auto_map"].values() if isinstance(v, str)}
-                    | {str(x) for v in config["auto_map"].values() if isinstance(v, list) for x in v if x}
+        auto_map = config.get("auto_map")
+        if name == "config.json":
+            known = config.get("model_type") in CONFIG_MAPPING_NAMES  # then transformers loads its own class, auto_map or not
+            if auto_map and not known:
+                raise UserError(
+                    f"{folder}: its config.json asks to run the model's own Python code (auto_map: {_classes(auto_map)}); {native}"
                 )
-            )
-            raise UserError(f"{folder}: its {name} asks to run the model's own Python code (auto_map: {classes}); {native}")
-        if name == "config.json" and "model_type" in config and config["model_type"] not in CONFIG_MAPPING_NAMES:
+            if "model_type" in config and not known:
+                raise UserError(
+                    f"{folder}: its config.json names model_type '{config['model_type']}', which transformers does not know "
+                    f"(only the model's own Python code could load it); {native}"
+                )
+        elif auto_map and not _transformers_class(config.get("tokenizer_class")):
             raise UserError(
-                f"{folder}: its config.json names model_type '{config['model_type']}', which transformers does not know "
-                f"(only the model's own Python code could load it); {native}"
+                f"{folder}: its {name} asks to run the model's own Python code (auto_map: {_classes(auto_map)}); {native}"
             )
+
+
+def _classes(auto_map) -> str:
+    values = auto_map.values() if isinstance(auto_map, dict) else []
+    return ", ".join(
+        sorted({str(v) for v in values if isinstance(v, str)} | {str(x) for v in values if isinstance(v, list) for x in v if x})
+    )
+
+
+def _transformers_class(name) -> bool:
+    """Whether transformers has this tokenizer class itself (then an auto_map beside it is never used)."""
+    import transformers
+
+    return isinstance(name, str) and bool(name) and any(hasattr(transformers, n) for n in (name, name.removesuffix("Fast")))
 
 
 def resolve_base(spec: str, allow_hub: bool = False) -> tuple[str, str | None]:
