@@ -60,6 +60,30 @@ def test_a_symlink_to_a_file_outside_the_input_folder_is_skipped_and_counted(tmp
     assert SECRET in answers(tmp_path) and "skipped_outside_symlinks" not in json.loads((tmp_path / "out/m.json").read_text())
 
 
+def test_a_corpus_dvc_tracks_with_symlinks_into_its_cache_is_read(tmp_path):
+    """cache.type: symlink makes every file of a tracked folder a link into .dvc/cache: that is the corpus itself."""
+    corpus(tmp_path, {".dvc/cache/files/md5/ab/cdef": "How do I reset my password?\n\nOpen Settings and choose Reset.\n"})
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs/faq.txt").symlink_to(tmp_path / ".dvc/cache/files/md5/ab/cdef")
+    write_params(tmp_path, {"segment": {"input": "docs"}})
+    result = run_stage("segment.py", *OUTS, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert answers(tmp_path) == ["Open Settings and choose Reset."]
+
+
+def test_a_folder_of_only_outside_symlinks_says_so(tmp_path):
+    corpus(tmp_path, {"private/faq.txt": "How do I reset my password?\n\nOpen Settings and choose Reset.\n"})
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs/faq.txt").symlink_to(tmp_path / "private/faq.txt")
+    write_params(tmp_path, {"segment": {"input": "docs"}})
+    result = run_stage("segment.py", *OUTS, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: docs: every matching file is a symlink that leads out of the folder (1 skipped); "
+        "set segment.follow_symlinks: true to read them"
+    )
+
+
 # --- 2. YAML bombs and duplicate keys in params.yaml ------------------------------------------
 
 BOMB = (
@@ -262,3 +286,18 @@ def test_markup_leaves_no_declaration_or_definition_in_the_answers(tmp_path, nam
     result = run_stage("segment.py", *OUTS, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert answers(tmp_path) == expected
+
+
+def test_params_nested_thousands_deep_is_one_line_from_check(tmp_path):
+    (tmp_path / "params.yaml").write_text("segment: " + "[" * 5000 + "]" * 5000 + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "cycle_instruct.cli", "check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: params.yaml: nested too deeply to read; params.yaml needs a few levels at most"
+    ]

@@ -88,7 +88,9 @@ def test_shell_globs_in_a_real_readme_are_not_questions():
             "9.3",
             "Do I have to keep all those .deb archive files on my disk?",
         ),
-        ("11.1 Why is it slow?", "11.1", "Why is it slow?"),
+        ("11.1. Why is it slow?", "11.1", "Why is it slow?"),
+        ("3.12 Is it fast?", "", "3.12 Is it fast?"),  # a bare dotted number is as often a version
+        ("2.0 What changed in 2.0?", "", "2.0 What changed in 2.0?"),
         (
             "3.10: Why does zsh not work in an Emacs shell mode any more?",
             "3.10",

@@ -149,12 +149,13 @@ def check_prompt_length(engine, prompts: list[str], conversations: list[list[dic
     room = cfg.max_model_len - cfg.max_new_tokens
     tokenizer = engine.tokenizer
     plain = not getattr(tokenizer, "chat_template", None)  # chat templates add BOS themselves
-    sizes = sorted(((len(p.encode()) + 2, i) for i, p in enumerate(prompts)), reverse=True)
-    for size, i in sizes:
-        if size <= room:
-            return
-        tokens = len(tokenizer(prompts[i], add_special_tokens=plain)["input_ids"])
-        if tokens > room:
+    maybe = [i for size, i in sorted(((len(p.encode()) + 2, i) for i, p in enumerate(prompts)), reverse=True) if size > room]
+    for start in range(0, len(maybe), 512):  # batched: the tokenizer's own threads, not a Python loop per prompt
+        chunk = maybe[start : start + 512]
+        lengths = [len(ids) for ids in tokenizer([prompts[i] for i in chunk], add_special_tokens=plain)["input_ids"]]
+        over = next(((i, n) for i, n in zip(chunk, lengths) if n > room), None)
+        if over:
+            i, tokens = over
             break
     else:
         return

@@ -30,13 +30,14 @@ def find_inputs(spec: str, include: str | list[str], stats: Counter, follow_syml
     def unreadable(e: OSError):
         raise UserError(f"{show(e.filename)}: cannot read the folder ({e.strerror}); fix its permissions or remove it")
 
-    files, outside, root = [], [], os.path.realpath(path)
+    files, outside, roots = [], [], [os.path.realpath(path), *_dvc_caches()]
     for folder, _, names in os.walk(path, onerror=unreadable):
         for name in names:
             file = Path(folder, name)
             if not wanted.fullmatch(file.relative_to(path).as_posix()):
                 continue
-            if not follow_symlinks and file.is_symlink() and os.path.commonpath([root, os.path.realpath(file)]) != root:
+            target = os.path.realpath(file)
+            if not follow_symlinks and file.is_symlink() and not any(os.path.commonpath([r, target]) == r for r in roots):
                 outside.append(show(file.relative_to(path)))
             elif _regular(file, stats):
                 files.append(file)
@@ -49,6 +50,11 @@ def find_inputs(spec: str, include: str | list[str], stats: Counter, follow_syml
         )
         stats["skipped_outside_symlinks"] += len(outside)
         stats["skipped_outside_symlink_files"] = sorted(outside)
+    if not files and outside:
+        raise UserError(
+            f"{show(spec)}: every matching file is a symlink that leads out of the folder ({len(outside)} skipped); "
+            "set segment.follow_symlinks: true to read them"
+        )
     if not files:
         raise UserError(
             f"{show(spec)}: no file in the folder matches segment.include ({', '.join(patterns)}); put your corpus there or change segment.include"
@@ -82,3 +88,20 @@ def _regular(path: Path, stats: Counter, alone: bool = False) -> bool:
     print(f"warning: {show(path)}: {kind} skipped (not a regular file)", flush=True)
     stats["skipped_special_files"] += 1
     return False
+
+
+def _dvc_caches() -> list[str]:
+    """The project's DVC cache (.dvc/cache, or cache.dir of .dvc/config): a corpus that DVC tracks with
+    cache.type symlink is a folder of links into it, and they are the corpus, not files from elsewhere."""
+    import configparser
+
+    caches = [os.path.realpath(".dvc/cache")]
+    for name in (".dvc/config", ".dvc/config.local"):
+        config = configparser.ConfigParser()
+        try:
+            config.read(name, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        if config.has_option("cache", "dir"):
+            caches.append(os.path.realpath(os.path.join(".dvc", config.get("cache", "dir"))))
+    return caches

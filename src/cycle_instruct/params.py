@@ -138,9 +138,10 @@ def _not_system_or_outputs(value: str) -> str:
     """segment.input `/`, /etc or ~ would put system files (passwords, keys) into the data; data/ or metrics/ the pipeline's own output."""
     real = os.path.realpath(value)
     over = lambda folder: os.path.commonpath([real, folder]) in (real, folder)  # one holds the other
-    if any(os.path.commonpath([real, f]) == real for f in (*SYSTEM_FOLDERS, os.path.expanduser("~"))) or any(
-        over(f) for f in SYSTEM_INSIDE
-    ):
+    # both spellings of each folder: with a merged /usr, /bin is /usr/bin; a home may be a symlink
+    system = {g for f in (*SYSTEM_FOLDERS, os.path.expanduser("~")) for g in (f, os.path.realpath(f))}
+    inside = {g for f in SYSTEM_INSIDE for g in (f, os.path.realpath(f))}
+    if any(os.path.commonpath([real, f]) == real for f in system) or any(over(f) for f in inside):
         raise ValueError(
             "is a system folder or holds one, not a corpus (its files could hold passwords and keys); point it at your corpus's folder"
         )

@@ -32,7 +32,7 @@ _BOMS = [  # UTF-32 first: its little-endian BOM starts with UTF-16's
 ]
 
 
-_OUTLINE = re.compile(r"(?:[QA]?\d+(?:\.\d+)+\.?|[QA]\d+|\d+)(?P<sep>[.:)]?)\s+")  # 9.3. | 11.1 | Q3: | 3) | A1)
+_OUTLINE = re.compile(r"(?:[QA]?\d+(?:\.\d+)+\.?|[QA]\d+|\d+)(?P<sep>[.:)]?)\s+")  # 9.3. | 3.4: | Q3: | 3) | A1)
 QUESTION_WORDS = frozenset(
     "how what why when where which who whom whose is are am was were can could do does did should shall will would "
     "may might must has have had".split()
@@ -47,22 +47,20 @@ def outline_number(text: str) -> tuple[str, str]:
     """(number, question) of a numbered FAQ question: '9.3. Do I have to ...?' -> ('9.3', 'Do I have to ...?').
 
     Numbered FAQs number their questions ('3.4: How do I ...', 'Q3: Why ...', '3) What ...'); left in,
-    the number is part of what the model learns to write. Only an outline form is a number: dotted
-    ('9.3', '11.1': then a capital letter), or a number or Q/A label closed by '.', ':' or ')' ('3.4:',
-    'Q3:', '3)'), then a capital letter or a question word; '2024 was ...', '3 ways to ...', 'A4 Paper',
-    '3.12 is ...' keep theirs. ('', text) otherwise.
+    the number is part of what the model learns to write. Only an outline form is a number: a number,
+    dotted number or Q/A label closed by '.', ':' or ')' ('9.3.', '3.4:', 'Q3:', '3)'), then a capital
+    letter or a question word. '2024 was ...', '3 ways to ...', 'A4 Paper' keep theirs, and so does a
+    bare dotted number ('3.12 Is it fast?', '2.0 What changed?'): it is as often a version as an outline.
+    ('', text) otherwise.
     """
     m = _OUTLINE.match(text)
     if not m:
         return "", text
     number, rest = text[: m.start("sep")], text[m.end() :]
     first = rest.split(maxsplit=1)[0] if rest.strip() else ""
-    if not m.group("sep") and not number.endswith(
-        "."
-    ):  # '11.1 Why ...': dotted, then a capital ('3 ways', '2024 What', 'A4 Paper', '3.12 is' are content)
-        if "." not in number or number[0].isalpha() or not first[:1].isupper():
-            return "", text
-    elif not first or not (first[0].isupper() or first.lower().strip(",") in QUESTION_WORDS):
+    if not m.group("sep") and not number.endswith("."):  # '3.12 Is it fast?', '2.0 What changed?': versions, not outline
+        return "", text
+    if not first or not (first[0].isupper() or first.lower().strip(",") in QUESTION_WORDS):
         return "", text
     return number.rstrip("."), rest
 

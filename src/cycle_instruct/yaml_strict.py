@@ -56,6 +56,15 @@ def load(path) -> object:
         raise UserError(f"{path}:{e.line}: {e.message}") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        raise UserError(f"{path}:{mark.line + 1}: not valid YAML ({e.problem or e.context}); fix the file") from None
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UserError(f"{where}: not valid YAML ({e.problem or e.context}); fix the file") from None
+    except yaml.YAMLError as e:
+        raise UserError(
+            f"{path}: not valid YAML ({str(e).splitlines()[0] if str(e) else type(e).__name__}); fix the file"
+        ) from None
+    except RecursionError:
+        raise UserError(f"{path}: nested too deeply to read; params.yaml needs a few levels at most") from None
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: not valid UTF-8 (byte {e.start}); save it as UTF-8") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it ({e.strerror}); check that it is a readable file") from None

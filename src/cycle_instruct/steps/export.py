@@ -67,9 +67,11 @@ def provenance() -> dict:
 
     commit = (git("rev-parse", "HEAD") or "").strip() or "none (not a git checkout, or no commit yet)"
     changed = [line[3:] for line in (git("status", "--porcelain", "--untracked-files=no") or "").splitlines()]
-    dirty = [p for p in changed if p != "dvc.lock" and not p.startswith("metrics/")]
-    stage = os.environ.get("DVC_STAGE")  # dvc sets DVC_STAGE and DVC_ROOT for the commands it runs
-    return {"commit": commit, "dirty": dirty, "stage": stage, "deps": dep_md5s(os.environ["DVC_ROOT"], stage) if stage else None}
+    written = ("dvc.lock", "metrics/", "data/models/fingerprint/")  # what the run itself writes into git
+    dirty = [p for p in changed if not p.startswith(written)]
+    stage = os.environ.get("DVC_STAGE")  # dvc sets DVC_STAGE for the commands it runs
+    # the workspace the run reads is the folder it runs in (a queued or --temp experiment's own), not DVC_ROOT
+    return {"commit": commit, "dirty": dirty, "stage": stage, "deps": dep_md5s(os.getcwd(), stage) if stage else None}
 
 
 def dep_md5s(root, stage: str) -> dict[str, str]:
