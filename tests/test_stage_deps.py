@@ -16,8 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cycle_instruct import stage_deps
+from cycle_instruct.errors import UserError
 
 from conftest import ROOT
 
@@ -203,3 +205,18 @@ def test_the_diagram_at_the_top_names_every_stage(dvcfile):
     diagram = " ".join(line for line in header.splitlines() if line.startswith("#"))
     stages = yaml.safe_load(text)["stages"]
     assert [s for s in stages if not re.search(rf"\b{s}\b", diagram)] == []
+
+
+def test_deps_write_reads_dvcs_own_list_style_and_refuses_what_it_cannot_read(tmp_path):
+    """`dvc stage add` writes list items at the indent of `deps:`; a flow list [a, b] is refused, never half written."""
+    for name in ("src", "stages"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    dvc_style = "stages:\n  summary:\n    cmd: python stages/summary.py\n    deps:\n    - metrics\n    - stages/summary.py\n"
+    (tmp_path / "dvc.yaml").write_text(dvc_style)
+    assert stage_deps.write(tmp_path) == ["dvc.yaml"]
+    written = yaml.safe_load((tmp_path / "dvc.yaml").read_text())["stages"]["summary"]["deps"]
+    assert written[:3] == ["metrics", "stages/summary.py", "stages/_checkout.py"] and "src/cycle_instruct/summary.py" in written
+    (tmp_path / "dvc.yaml").write_text("stages:\n  summary:\n    cmd: python stages/summary.py\n    deps: [metrics]\n")
+    with pytest.raises(UserError, match="dvc.yaml: cannot rewrite its code deps safely"):
+        stage_deps.write(tmp_path)
+    assert (tmp_path / "dvc.yaml").read_text().endswith("deps: [metrics]\n")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from .errors import UserError
+
 DVCFILES = ("dvc.yaml", "eval/dvc.yaml")
 _CODE = re.compile(r"^(?:\.\./)*(?:stages|src)/.*\.py$")
 
@@ -65,10 +67,13 @@ def imported_files(root: Path, script: Path) -> set[Path]:
 def command_scripts(cmd: str, wdir: Path) -> list[Path]:
     """The .py files a stage's command runs, in order, following `cd X &&`."""
     found, cwd = [], wdir
-    for part in cmd.split("&&"):
-        tokens = shlex.split(part)
+    for part in (" && ".join(cmd) if isinstance(cmd, list) else cmd).split("&&"):  # dvc.yaml's cmd may be a list
+        try:
+            tokens = shlex.split(part)
+        except ValueError:  # unbalanced quotes: dvc's shell would refuse it; no script read from it
+            continue
         if tokens[:1] == ["cd"]:
-            cwd = (cwd / tokens[1]).resolve()
+            cwd = (cwd / tokens[1]).resolve() if len(tokens) > 1 else cwd
             continue
         found += [(cwd / t).resolve() for t in tokens if t.endswith(".py")]
     return found
@@ -110,7 +115,7 @@ def rewrite(text: str, deps: dict[str, list[str]]) -> str:
         out.append(line)
         i += 1
         items, indent = [], None
-        while i < len(lines) and (m := re.match(r"^(\s+)- (.+?)\s*$", lines[i])) and len(m.group(1)) > len(block.group(1)):
+        while i < len(lines) and (m := re.match(r"^(\s*)- (.+?)\s*$", lines[i])) and len(m.group(1)) >= len(block.group(1)):
             indent = m.group(1)
             items.append(m.group(2))
             i += 1
@@ -122,15 +127,38 @@ def rewrite(text: str, deps: dict[str, list[str]]) -> str:
     return "".join(out)
 
 
+def _without_code(stages: dict) -> dict:
+    """The stages with their code deps taken out: what a rewrite must leave as it was."""
+    bodies = {name: dict(stage.get("do", stage)) for name, stage in stages.items()}
+    return {
+        name: {**body, "deps": [d for d in body.get("deps") or [] if not _CODE.match(str(d))]} for name, body in bodies.items()
+    }
+
+
 def _stale(root: Path):
-    """(name, path, rewritten text) of each dvc.yaml whose code deps differ from the imports."""
+    """(name, path, rewritten text) of each dvc.yaml whose code deps differ from the imports.
+
+    The rewrite works on lines (to keep comments and layout), so it is checked on the parsed YAML:
+    everything but the code deps unchanged, and the code deps those computed. A layout it cannot
+    read (a flow list `deps: [a, b]`, a comment inside a list) is refused, never written half right."""
     for name in DVCFILES:
         path = root / name
-        if path.exists():
-            text = path.read_text(encoding="utf-8")
-            new = rewrite(text, code_deps(root, path))
-            if new != text:
-                yield name, path, new
+        if not path.exists():
+            continue
+        text = path.read_text(encoding="utf-8")
+        deps = code_deps(root, path)
+        new = rewrite(text, deps)
+        before, after = (yaml.safe_load(t).get("stages", {}) for t in (text, new))
+        got = {
+            stage: [d for d in (body.get("do", body).get("deps") or []) if _CODE.match(str(d))] for stage, body in after.items()
+        }
+        if _without_code(before) != _without_code(after) or got != deps:
+            raise UserError(
+                f"{name}: cannot rewrite its code deps safely (a deps list written in a way it does not read, such as "
+                "[a, b] or with comments inside); write each dep on its own '- ' line"
+            )
+        if new != text:
+            yield name, path, new
 
 
 def out_of_sync(root: Path) -> list[str]:
