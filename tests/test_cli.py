@@ -49,3 +49,28 @@ def test_stage_command_calls_the_stage_recipe_without_the_stage_scripts(tmp_path
         check=True,
     )
     assert json.loads((tmp_path / "m.json").read_text())["questions"] == 1
+
+
+def test_show_says_which_side_is_real_and_filters_by_it(tmp_path):
+    from click.testing import CliRunner
+
+    from cycle_instruct.cli import main
+
+    write_records(
+        tmp_path / "d.jsonl",
+        [
+            Record(id="q1", original="instruction", instruction="Why?", response="Because.", iteration=1, distance=0.5),
+            Record(id="a1", original="response", instruction="What?", response="That.", iteration=1, distance=0.9),
+            Record(id="q2", original="instruction", instruction="How?", response="So.", iteration=1, distance=0.2),
+        ],
+    )
+    show = lambda *args: CliRunner().invoke(main, ["show", str(tmp_path / "d.jsonl"), *args])  # noqa: E731
+    out = show().output
+    assert "[q1] real question, generated answer (original=instruction)" in out
+    assert "[a1] real answer, generated question (original=response)" in out
+    ids = lambda out: [line.split("]")[0][1:] for line in out.splitlines() if line.startswith("[")]  # noqa: E731
+    assert ids(show("--side", "question").output) == ["q1", "q2"]
+    assert ids(show("--side", "answer").output) == ["a1"]
+    assert ids(show("--side", "question", "--worst", "-n", "1").output) == ["q1"]
+    bad = show("--side", "both")
+    assert bad.exit_code == 2 and "'both' is not one of 'question', 'answer'" in bad.output

@@ -27,6 +27,26 @@ pytestmark = pytest.mark.slow  # the export stage under DVC, and datasets/TRL lo
 N = json.loads((ROOT / "metrics/prune.json").read_text())["kept"]  # as many pairs as the committed demo run kept
 SCRUBBED = {"scrubbed_email": 2, "scrubbed_phone": 1}
 PRUNED_BY_REASON = {"cluster_fraction": 3, "max_distance": 1}
+BY_SIDE = {  # as today's prune stage writes it (the committed demo metrics may predate it)
+    "real_question": {
+        "original": "instruction",
+        "in": 36,
+        "kept": 34,
+        "pruned": 2,
+        "pruned_by_reason": {"no_distance": 0, "cluster_fraction": 2, "max_distance": 0, "near_duplicate": 0},
+        "distance_kept": {"mean": 0.5, "median": 0.51696, "p95": 0.94338},
+        "distance_pruned": {"mean": 1.0, "median": 1.04579, "p95": 1.1},
+    },
+    "real_answer": {
+        "original": "response",
+        "in": 40,
+        "kept": 35,
+        "pruned": 5,
+        "pruned_by_reason": {"no_distance": 3, "cluster_fraction": 1, "max_distance": 1, "near_duplicate": 0},
+        "distance_kept": {"mean": 0.7, "median": 0.73264, "p95": 1.00539},
+        "distance_pruned": {"mean": 1.1, "median": 1.11944, "p95": 1.19},
+    },
+}
 
 
 def pairs(n: int, seed: int = 0) -> list[Record]:
@@ -64,7 +84,7 @@ def write_inputs(root, dataset: str) -> None:
     segment = json.loads((root / "metrics/segment.json").read_text())
     (root / "metrics/segment.json").write_text(json.dumps({**segment, **SCRUBBED, "too_short": 3}))
     prune = json.loads((root / "metrics/prune.json").read_text())
-    (root / "metrics/prune.json").write_text(json.dumps({**prune, "pruned_by_reason": PRUNED_BY_REASON}))
+    (root / "metrics/prune.json").write_text(json.dumps({**prune, "pruned_by_reason": PRUNED_BY_REASON, "by_side": BY_SIDE}))
     (root / "metrics/judge.json").write_text(json.dumps({"enabled": False, "in": N, "kept": N, "rejected": 0}))
     (root / "metrics/plots").mkdir(exist_ok=True)
     (root / "metrics/plots/distances.json").write_text(json.dumps(distance_histogram([0.1, 0.6, 0.62], [1.3, 1.35, 1.36, 1.9])))
@@ -308,6 +328,21 @@ def test_the_card_numbers_are_the_metrics_files(project):
         ("pruned", prune["pruned"], prune["distance_pruned"]),
     ):
         assert [number(c) for c in distances[name]] == [count, stats["mean"], stats["median"], stats["p95"]]
+    sides = table(card, "side", "original", "in", "kept", "pruned")
+    assert {k: [v[0], *map(number, v[1:4]), reasons(v[4]), *map(number, v[5:])] for k, v in sides.items()} == {
+        label: [
+            f"`{BY_SIDE[key]['original']}`",
+            *(BY_SIDE[key][c] for c in ("in", "kept", "pruned")),
+            {r: n for r, n in BY_SIDE[key]["pruned_by_reason"].items() if n},
+            BY_SIDE[key]["distance_kept"]["median"],
+            BY_SIDE[key]["distance_pruned"]["median"],
+        ]
+        for key, label in (
+            ("real_question", "real question, generated answer"),
+            ("real_answer", "real answer, generated question"),
+        )
+    }
+    assert "(prune.rank: pooled, as in the paper)" in card
     histogram = {b["distance"]: [b["kept"], b["pruned"]] for b in m("plots/distances.json") if b["kept"] or b["pruned"]}
     assert {float(k): [int(c) for c in v] for k, v in table(card, "distance from", "kept", "pruned").items()} == histogram
 
@@ -592,3 +627,11 @@ def test_show_refuses_a_file_that_is_not_records_in_one_line(tmp_path, content, 
     )
     missing = show(cwd=tmp_path)
     assert missing.returncode == 1 and missing.stderr.startswith("error: data/final/cycle_filt.jsonl: no such file")
+
+
+def test_the_card_of_metrics_without_by_side_says_so():
+    """metrics/prune.json from a prune stage older than by_side: the card says where the table went, and builds."""
+    from cycle_instruct.dataset_card import by_side_text
+
+    text = by_side_text({"in": 3, "kept": 3, "pruned": 0}, load_params(ROOT / "params.yaml").prune)
+    assert "has no `by_side`" in text and "dvc repro prune" in text and "|" not in text

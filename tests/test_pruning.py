@@ -220,3 +220,79 @@ def test_pairs_whose_reconstruction_was_rejected_are_dropped_first(tmp_path):
     assert {records[5].id, records[9].id} <= pruned_ids and metrics["pruned_by_reason"]["no_distance"] == 2
     assert metrics["in"] == len(records) and metrics["kept"] + metrics["pruned"] == len(records)
     assert all(r.distance is not None for r in read_records(files["out"]))
+
+
+# --- the two sides: metrics apart, and a ranking fair to both -----------------------------------
+
+
+def two_sides() -> tuple[np.ndarray, np.ndarray]:
+    """One cluster of 40: 20 real-answer pairs (a long answer rebuilt: distances 0.8-1.0) beside 20 real-question
+    pairs (a short question rebuilt: 0.1-0.3); the worst of each side is its last."""
+    distances = np.concatenate([np.linspace(0.8, 1.0, 20), np.linspace(0.1, 0.3, 20)])
+    return distances, np.array(["response"] * 20 + ["instruction"] * 20)
+
+
+def test_pooled_ranking_prunes_one_side_and_per_side_prunes_both():
+    distances, sides = two_sides()
+    labels = np.zeros(40, dtype=int)
+    assert np.flatnonzero(~prune(distances, labels, 0.05)).tolist() == [18, 19]  # both from the larger-distance side
+    assert np.flatnonzero(~prune(distances, labels, 0.05, sides)).tolist() == [19, 39]  # each side's own worst
+
+
+def test_per_side_takes_the_fraction_of_each_side_in_each_cluster():
+    distances, sides = two_sides()
+    labels = np.array([0, 1] * 20)  # two clusters, each with 10 pairs of each side
+    dropped = np.flatnonzero(~prune(distances, labels, 0.1, sides))
+    # 10% of each side (2 of 20), one from each cluster: its worst pair of that side
+    assert dropped.tolist() == [18, 19, 38, 39]
+    assert sorted((labels[i], sides[i]) for i in dropped) == [
+        (0, "instruction"),
+        (0, "response"),
+        (1, "instruction"),
+        (1, "response"),
+    ]
+
+
+def sided_project(tmp_path, rank: str):
+    """The stage on two_sides()'s 40 pairs in one topic (k = 39 scored // 20 = 1 cluster), one real-question pair
+    without a distance (its reconstruction was rejected)."""
+    files = prune_project(tmp_path)
+    distances, sides = two_sides()
+    records = [pair(i, float(d), original=s) for i, (d, s) in enumerate(zip(distances, sides))]
+    records[25].distance = None
+    write_records(files["dataset"], records)
+    np.save(files["embeddings"], blobs(40, 1, seed=2))
+    run(shipped_params(prune={"rank": rank}), **files)
+    return json.loads(files["metrics"].read_text()), {r.id for r in read_records(files["pruned"])}
+
+
+def test_the_metrics_report_each_side_apart(tmp_path):
+    metrics, pruned = sided_project(tmp_path, "pooled")
+    assert metrics["k"] == 1 and metrics["rank"] == "pooled"
+    assert pruned == {"p018", "p019", "p025"}  # 5% of the 39 scored pairs: 2, both real answers; p025 has no distance
+    answer, question = metrics["by_side"]["real_answer"], metrics["by_side"]["real_question"]
+    assert (answer["original"], answer["in"], answer["kept"], answer["pruned"]) == ("response", 20, 18, 2)
+    assert (question["original"], question["in"], question["kept"], question["pruned"]) == ("instruction", 20, 19, 1)
+    assert answer["pruned_by_reason"] == {"no_distance": 0, "cluster_fraction": 2, "max_distance": 0, "near_duplicate": 0}
+    assert question["pruned_by_reason"] == {"no_distance": 1, "cluster_fraction": 0, "max_distance": 0, "near_duplicate": 0}
+    distances, _ = two_sides()
+    assert answer["distance_kept"]["median"] == round(float(np.median(distances[:18])), 5)
+    assert answer["distance_pruned"]["median"] == round(float(np.median(distances[18:20])), 5)
+    assert question["distance_kept"]["p95"] == round(float(np.percentile(np.delete(distances[20:], 5), 95)), 5)
+    assert question["distance_pruned"] == {"mean": None, "median": None, "p95": None}  # its one pruned pair has no distance
+    # the pooled keys stay as they were
+    assert (metrics["in"], metrics["kept"], metrics["pruned"]) == (40, 37, 3)
+    assert metrics["pruned_by_reason"]["cluster_fraction"] == 2 and metrics["pruned_by_reason"]["no_distance"] == 1
+
+
+def test_per_side_rank_in_the_stage_prunes_both_sides(tmp_path):
+    metrics, pruned = sided_project(tmp_path, "per_side")
+    assert pruned == {"p019", "p039", "p025"}  # round(5% of 20) = 1 real answer, round(5% of 19) = 1 real question
+    assert metrics["rank"] == "per_side"
+    assert [metrics["by_side"][s]["pruned_by_reason"]["cluster_fraction"] for s in ("real_answer", "real_question")] == [1, 1]
+
+
+def test_a_bad_rank_is_one_line():
+    with pytest.raises(UserError) as e:
+        shipped_params(prune={"rank": "fair"})
+    assert str(e.value) == "params.yaml: prune.rank = 'fair': should be 'pooled' or 'per_side'"

@@ -112,6 +112,8 @@ def plots_template(out):
 
 
 FILTERED = "data/final/cycle_filt.jsonl"
+REAL = {"question": "instruction", "answer": "response"}  # show --side: which side is the real text
+SIDES = {"instruction": "real question, generated answer", "response": "real answer, generated question"}
 
 
 @main.command()
@@ -128,14 +130,21 @@ FILTERED = "data/final/cycle_filt.jsonl"
     type=click.Choice(importlib.import_module("cycle_instruct.export").JSONL_FORMATS),
     help="print each pair as a line of that export format",
 )
+@click.option(
+    "--side",
+    type=click.Choice(["question", "answer"]),
+    help="only the pairs whose question (original=instruction) or answer (original=response) is the real text",
+)
 @exit_on_user_error
-def show(dataset, count, sort, worst, pruned, fmt):
+def show(dataset, count, sort, worst, pruned, fmt, side):
     """Print pairs of a dataset (default: data/final/cycle_filt.jsonl)."""
     from .export import CONVERT
     from .records import iter_records
 
     path = Path(dataset).with_name("pruned.jsonl") if pruned else Path(dataset)
     records = iter_records(path)
+    if side:
+        records = (r for r in records if r.original == REAL[side])
     if sort or worst:
         sign = -1 if worst or sort == "-distance" else 1
         number = lambda r: isinstance(r.distance, (int, float)) and not isinstance(r.distance, bool)  # noqa: E731
@@ -144,7 +153,10 @@ def show(dataset, count, sort, worst, pruned, fmt):
         if fmt:
             click.echo(json.dumps(CONVERT[fmt](r), ensure_ascii=False))
             continue
-        click.secho(f"[{r.id}] original={r.original} iteration={r.iteration} distance={r.distance}", bold=True)
+        click.secho(
+            f"[{r.id}] {SIDES.get(r.original, r.original)} (original={r.original}) iteration={r.iteration} distance={r.distance}",
+            bold=True,
+        )
         click.echo(f"  instruction: {r.instruction}")
         click.echo(f"  response:    {r.response}\n")
 

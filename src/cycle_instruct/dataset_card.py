@@ -204,6 +204,38 @@ def distance_rows(embed: dict, prune: dict) -> list[tuple]:
     ]
 
 
+SIDE_NAMES = {"real_question": "real question, generated answer", "real_answer": "real answer, generated question"}
+
+
+def by_side_text(prune: dict, prune_params) -> str:
+    """Kept and pruned pairs of each side, and their median distances: a weak generated half shows here.
+    Metrics of a prune stage older than `by_side` have none: say so instead of a table."""
+    sides = prune.get("by_side")
+    if not sides:
+        return "(metrics/prune.json has no `by_side`: it was written by an older prune stage; `dvc repro prune` adds it)"
+    rows = [
+        (
+            SIDE_NAMES.get(name, name),
+            f"`{m.get('original')}`",
+            m.get("in"),
+            m.get("kept"),
+            m.get("pruned"),
+            reasons({k: v for k, v in (m.get("pruned_by_reason") or {}).items() if v}),
+            (m.get("distance_kept") or {}).get("median"),
+            (m.get("distance_pruned") or {}).get("median"),
+        )
+        for name, m in sides.items()
+    ]
+    header = ["side", "original", "in", "kept", "pruned", "pruned by reason", "median distance kept", "median distance pruned"]
+    rank = prune.get("rank", prune_params.rank)
+    how = (
+        "ranked on one distance scale inside each cluster (prune.rank: pooled, as in the paper)"
+        if rank == "pooled"
+        else "each side ranked apart inside each cluster (prune.rank: per_side)"
+    )
+    return f"{table(header, rows)}\n\nBoth sides were {how}."
+
+
 def histogram_text(histogram: list[dict] | None) -> str:
     if not histogram:
         return "(no metrics/plots/distances.json: the prune stage ran without --plot)"
@@ -283,6 +315,7 @@ def dataset_card(params: dict, metrics: dict, files: dict, corpus: dict, run: di
             training_rows(metrics["iterations"]),
         ),
         "distance_table": table(["pairs", "count", "mean", "median", "p95"], distance_rows(embed, prune)),
+        "by_side": by_side_text(prune, params["prune"]),
         "histogram_table": histogram_text(metrics.get("distances")),
         "scrubbed": scrubbed_text(segment, params["segment"].scrub_private),
         "params_yaml": yaml.safe_dump(shaped_params(params), sort_keys=False, allow_unicode=True).rstrip(),

@@ -475,6 +475,14 @@ class PruneParams(Section):
             " remainder). As in the paper (5%)."
         )
     )
+    rank: Literal["pooled", "per_side"] = Field(
+        description=(
+            "How the fraction ranks the two sides (real question, real answer): `pooled` ranks all pairs of a cluster on one"
+            " distance scale, as in the paper; `per_side` takes the fraction from each side of each cluster separately, since"
+            " their scales differ (a short question is easier to rebuild than a long answer). metrics/prune.json's `by_side`"
+            " shows what each side lost."
+        )
+    )
     max_distance: Annotated[
         float,
         Field(

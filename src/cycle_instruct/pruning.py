@@ -46,15 +46,22 @@ def faiss_kmeans(embeddings: np.ndarray, k: int, seed: int) -> np.ndarray:
     return km.index.search(x, 1)[1].ravel()
 
 
-def prune(distances: np.ndarray, labels: np.ndarray, fraction: float) -> np.ndarray:
-    """Boolean mask of pairs to keep: inside each cluster the largest distances go first."""
+def prune(distances: np.ndarray, labels: np.ndarray, fraction: float, sides: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask of pairs to keep: inside each cluster the largest distances go first.
+
+    With `sides` (prune.rank: per_side) each side is ranked on its own: the fraction is taken from each
+    side's pairs of each cluster, so the side whose distances run larger (a long answer rebuilt from a
+    question is harder than a short question from an answer) does not take the whole cut.
+    """
     keep = np.ones(len(distances), dtype=bool)
-    clusters = sorted(set(labels.tolist()))
-    sizes = [int((labels == c).sum()) for c in clusters]
-    for c, n_drop in zip(clusters, drop_counts(sizes, fraction)):
-        members = np.flatnonzero(labels == c)
-        worst = members[np.argsort(-distances[members], kind="stable")[:n_drop]]
-        keep[worst] = False
+    parts = [np.arange(len(distances))] if sides is None else [np.flatnonzero(sides == s) for s in sorted(set(sides.tolist()))]
+    for part in parts:
+        clusters = sorted(set(labels[part].tolist()))
+        sizes = [int((labels[part] == c).sum()) for c in clusters]
+        for c, n_drop in zip(clusters, drop_counts(sizes, fraction)):
+            members = part[labels[part] == c]
+            worst = members[np.argsort(-distances[members], kind="stable")[:n_drop]]
+            keep[worst] = False
     return keep
 
 
@@ -68,10 +75,12 @@ NO_DISTANCE, CLUSTER_FRACTION, MAX_DISTANCE, NEAR_DUPLICATE = REASONS = (
 )
 
 
-def drop_reasons(distances: np.ndarray, labels: np.ndarray, fraction: float, max_distance: float) -> np.ndarray:
-    """Why each pair is dropped ("" = kept): the paper's per-cluster fraction first, then, of the
-    pairs it keeps, those farther than `max_distance`."""
-    reasons = np.where(prune(distances, labels, fraction), "", CLUSTER_FRACTION).astype(object)
+def drop_reasons(
+    distances: np.ndarray, labels: np.ndarray, fraction: float, max_distance: float, sides: np.ndarray | None = None
+) -> np.ndarray:
+    """Why each pair is dropped ("" = kept): the paper's per-cluster fraction first (per side if `sides` is
+    given), then, of the pairs it keeps, those farther than `max_distance`."""
+    reasons = np.where(prune(distances, labels, fraction, sides), "", CLUSTER_FRACTION).astype(object)
     reasons[(reasons == "") & (distances > max_distance)] = MAX_DISTANCE
     return reasons
 

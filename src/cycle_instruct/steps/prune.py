@@ -11,6 +11,28 @@ from ..pruning import NEAR_DUPLICATE, NO_DISTANCE, choose_k, cluster, drop_reaso
 from ..records import read_records, timed, write_json, write_records
 from . import METRICS, TIMING, option, output, stage_command
 
+# by_side's keys, named by the side that is real text: `original` is "instruction" when the question is real
+SIDES = {"real_question": "instruction", "real_answer": "response"}
+
+
+def by_side(records, reasons) -> dict:
+    """The filter's counts and distances for each side apart: a side with much larger distances, or
+    pruned far more (or less) than the other, shows here and not in the pooled numbers."""
+    out = {}
+    for name, original in SIDES.items():
+        mine = [(r, why) for r, why in zip(records, reasons) if r.original == original]
+        kept, dropped = [r for r, why in mine if not why], [r for r, why in mine if why]
+        out[name] = {
+            "original": original,
+            "in": len(mine),
+            "kept": len(kept),
+            "pruned": len(dropped),
+            "pruned_by_reason": reason_counts([why for _, why in mine]),
+            "distance_kept": distance_stats(r.distance for r in kept),
+            "distance_pruned": distance_stats(r.distance for r in dropped if r.distance is not None),
+        }
+    return out
+
 
 def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=None):
     cfg = params.prune
@@ -26,9 +48,9 @@ def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=Non
         k = choose_k(len(scored), cfg.k, cfg.min_cluster_size)
         reasons = np.full(len(records), NO_DISTANCE, dtype=object)
         if len(scored):
-            reasons[scored] = drop_reasons(
-                distances, cluster(vectors[scored], k, cfg.seed, cfg.full_kmeans_max), cfg.fraction, cfg.max_distance
-            )
+            sides = np.array([records[i].original for i in scored]) if cfg.rank == "per_side" else None
+            labels = cluster(vectors[scored], k, cfg.seed, cfg.full_kmeans_max)
+            reasons[scored] = drop_reasons(distances, labels, cfg.fraction, cfg.max_distance, sides)
         if cfg.dedup != "off":
             alive = np.flatnonzero(reasons == "")
             dupes = near_duplicates(cfg.dedup, [records[i] for i in alive], vectors[alive], cfg.dedup_threshold, cfg.seed)
@@ -47,6 +69,8 @@ def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=Non
                 "pruned_by_reason": reason_counts(reasons),
                 "distance_kept": distance_stats(r.distance for r in kept),
                 "distance_pruned": distance_stats(r.distance for r in dropped if r.distance is not None),
+                "rank": cfg.rank,
+                "by_side": by_side(records, reasons),
             },
         )
         if plot:
