@@ -26,37 +26,23 @@ import torch
 
 from machine import describe  # benchmarks/ is on sys.path when this script runs
 
-SHAPES = {  # LlamaConfig fields; the first two are the published architectures
-    "llama-8b": dict(
-        vocab_size=128256,
-        hidden_size=4096,
-        intermediate_size=14336,
-        num_hidden_layers=32,
-        num_attention_heads=32,
-        num_key_value_heads=8,
-        tie_word_embeddings=False,
-        rope_theta=500000.0,
-    ),
-    "smollm2-135m": dict(
-        vocab_size=49152,
-        hidden_size=576,
-        intermediate_size=1536,
-        num_hidden_layers=30,
-        num_attention_heads=9,
-        num_key_value_heads=3,
-        tie_word_embeddings=True,
-        rope_theta=100000.0,
-    ),
-    "tiny": dict(
-        vocab_size=1024,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=False,
-        rope_theta=10000.0,
-    ),
+FIELDS = (  # of LlamaConfig, in the order of each row below
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "tie_word_embeddings",
+    "rope_theta",
+)
+SHAPES = {  # the first two are the published architectures
+    name: dict(zip(FIELDS, row))
+    for name, row in {
+        "llama-8b": (128256, 4096, 14336, 32, 32, 8, False, 500000.0),
+        "smollm2-135m": (49152, 576, 1536, 30, 9, 3, True, 100000.0),
+        "tiny": (1024, 64, 128, 2, 4, 2, False, 10000.0),
+    }.items()
 }
 
 
