@@ -117,38 +117,22 @@ def segment_rows(segment: dict) -> list[tuple]:
 def stage_rows(metrics: dict, prune_params) -> list[tuple]:
     """Per stage of the loop and the filter: in, out, rejected, rejected by reason, note."""
     reformat, embed, prune, judge = (metrics[k] for k in ("reformat", "embed", "prune", "judge"))
+
+    def counted(label, m, into, out, note):  # a stage's metrics: rejected and its reasons where they usually are
+        return (label, m.get(into), m.get(out), m.get("rejected", 0), reasons(m.get("rejected_by_reason")), note)
+
     rows = []
     for side, name in (("instructions", "questions"), ("responses", "answers")):
         m = reformat.get(side, {})
-        rows.append(
-            (
-                f"reformat {name}",
-                m.get("in"),
-                m.get("out"),
-                m.get("rejected", 0),
-                reasons(m.get("rejected_by_reason")),
-                f"{m.get('rewritten', 0)} rewritten, {m.get('kept_raw', 0)} kept raw, {m.get('dropped', 0)} dropped",
-            )
-        )
+        kept = f"{m.get('rewritten', 0)} rewritten, {m.get('kept_raw', 0)} kept raw, {m.get('dropped', 0)} dropped"
+        rows.append(counted(f"reformat {name}", m, "in", "out", kept))
     for k, steps in metrics["iterations"].items():
         for step, what in ITERATION_STEPS.items():
             if step.startswith("relabel_"):
-                m = steps[step]
-                rows.append(
-                    (f"{step}@{k}", m.get("in"), m.get("out"), m.get("rejected", 0), reasons(m.get("rejected_by_reason")), what)
-                )
+                rows.append(counted(f"{step}@{k}", steps[step], "in", "out", what))
     for side in ("questions", "answers"):
-        m = embed.get(f"reconstruct_{side}", {})
-        rows.append(
-            (
-                f"embed: reconstruct {side}",
-                m.get("generated"),
-                m.get("generated"),
-                m.get("rejected", 0),
-                reasons(m.get("rejected_by_reason")),
-                "a rejected reconstruction leaves its pair without a distance",
-            )
-        )
+        note = "a rejected reconstruction leaves its pair without a distance"
+        rows.append(counted(f"embed: reconstruct {side}", embed.get(f"reconstruct_{side}", {}), "generated", "generated", note))
     rows.append(("embed (Cycle-Inst)", "", embed["pairs"], "", "-", f"the pairs of iteration {embed.get('iteration')}"))
     rows.append(
         (
