@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from .engines import Completion
 from .errors import UserError
 from .overlap import rouge_l
-from .prompts import ROLE_TAG_PATTERNS, render_prompt
+from .prompts import ROLE_TAG_PATTERNS, prompt_ids, render_prompt
 from .resume import Partial, files_identity, fingerprint
 from .text import normalize
 
@@ -148,11 +148,10 @@ def check_prompt_length(engine, prompts: list[str], conversations: list[list[dic
     """
     room = cfg.max_model_len - cfg.max_new_tokens
     tokenizer = engine.tokenizer
-    plain = not getattr(tokenizer, "chat_template", None)  # chat templates add BOS themselves
     maybe = [i for size, i in sorted(((len(p.encode()) + 2, i) for i, p in enumerate(prompts)), reverse=True) if size > room]
     for start in range(0, len(maybe), 512):  # batched: the tokenizer's own threads, not a Python loop per prompt
         chunk = maybe[start : start + 512]
-        lengths = [len(ids) for ids in tokenizer([prompts[i] for i in chunk], add_special_tokens=plain)["input_ids"]]
+        lengths = [len(ids) for ids in prompt_ids(tokenizer, [prompts[i] for i in chunk])]
         over = next(((i, n) for i, n in zip(chunk, lengths) if n > room), None)
         if over:
             i, tokens = over

@@ -129,9 +129,10 @@ def render_prompt(tokenizer, messages: list[dict]) -> str:
     return PLAIN_USER_PREFIX + messages[-1]["content"] + PLAIN_ASSISTANT_PREFIX
 
 
-def prompt_ids(tokenizer, prompt: str) -> list[int]:
-    """The token ids of a prompt from render_prompt: a chat template writes its own special tokens
-    (BOS), so the tokenizer adds them only to a plain prompt. Generation and training both use it."""
+def prompt_ids(tokenizer, prompt: str | list[str]) -> list[int] | list[list[int]]:
+    """The token ids of a prompt from render_prompt (of each, for a list: one batched call): a chat
+    template writes its own special tokens (BOS), so the tokenizer adds them only to a plain prompt.
+    Generation, its length check and training all use it."""
     plain = not getattr(tokenizer, "chat_template", None)
     return tokenizer(prompt, add_special_tokens=plain)["input_ids"]
 
