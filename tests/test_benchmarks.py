@@ -184,3 +184,15 @@ def test_generation_benchmark_rounds_give_medians_and_ratio_ranges(tiny_model_di
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     if family := re.search(r"^cpu family\s*: (\d+)", cpuinfo, re.M):  # "AMD EPYC" names every generation of it
         assert f"(family {family.group(1)} model " in machine, machine
+
+
+def test_the_fingerprint_benchmark_times_a_first_and_a_cached_fingerprint():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fingerprint.py"), "--gib", "0.05"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    first, second, ratio = re.search(r"first fingerprint ([\d.]+) s .* second ([\d.]+) s: (\d+)x faster", out).groups()
+    quotient = float(first) / float(second)  # of the printed, rounded times
+    assert float(first) > 0 and float(second) > 0 and abs(int(ratio) - quotient) <= max(1, 0.2 * quotient)
