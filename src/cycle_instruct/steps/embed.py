@@ -13,9 +13,9 @@ from ..embedding import embed, embed_chunks, load_embedder
 from ..engines import open_engine
 from ..prompts import load_prompts
 from ..records import INSTRUCTION, read_records, timed, write_json, write_records
+from ..resume import clear
 from ..retrieval import ParagraphIndex
 from ..support import support_scores, support_stats
-from ..resume import clear
 from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 

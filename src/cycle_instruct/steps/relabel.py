@@ -16,8 +16,8 @@ from ..fidelity import specificity
 from ..models import has_adapter
 from ..prompts import load_prompts
 from ..records import RESPONSE, read_jsonl, read_records, timed, write_json, write_records
-from ..retrieval import context_text
 from ..resume import clear
+from ..retrieval import context_text
 from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
