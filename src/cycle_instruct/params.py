@@ -372,6 +372,14 @@ class GenerateParams(Section):
     distributed_backend: Literal["mp", "ray"] = Field(
         description=("vLLM: `mp`, processes on one machine; `ray`, a Ray cluster of several machines.")
     )
+    cluster: Literal["none", "ray"] = Field(
+        description=(
+            "Where a stage's batches run. `none`: on this machine (`data_parallel_size` replicas as processes here). `ray`: as "
+            "`data_parallel_size` Ray actors on the cluster that `RAY_ADDRESS` names (a local one when unset), each one engine "
+            "on its own `tensor_parallel_size` x `pipeline_parallel_size` GPUs (one CPU on a cluster without GPUs); the embed "
+            "stage's embeddings spread the same way. Same results either way (batch b: seed + b). See docs/cluster.md."
+        )
+    )
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1, description="vLLM: share of each GPU's memory it may take.")]
     vllm_compile: Literal["auto"] | bool = Field(
         description=(
