@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from .errors import UserError
 from .models import _package_dir, device, load_error, refuse_remote_code
@@ -38,16 +37,3 @@ def embed(model, texts: list[str], batch_size: int = 64, progress: bool | None =
     return model.encode(
         texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
     )
-
-
-def embed_chunks(model, texts: list[str], batch_size: int = 64, chunk: int = 4096):
-    """(start, embeddings of texts[start:start + chunk]), chunk by chunk, under one progress bar.
-
-    sentence-transformers keeps every batch's output and then stacks them, so one call on a
-    million texts holds their embeddings twice (3 GB at 384 dims); a chunk holds 6 MB.
-    """
-    with tqdm(total=len(texts), desc="embed", unit="text", disable=len(texts) <= chunk) as bar:
-        for start in range(0, len(texts), chunk):
-            block = embed(model, texts[start : start + chunk], batch_size, progress=False)
-            bar.update(len(block))
-            yield start, block
