@@ -4,6 +4,7 @@ check and the one table. Standard library and our package only, plus torch where
     python benchmarks/gpu_check.py inputs FOLDER N PARAMS     params.yaml (PARAMS: JSON overrides), questions/answers
     python benchmarks/gpu_check.py replicas BASE [--dry-run] one engine per visible GPU against one engine
     python benchmarks/gpu_check.py parse SCRIPT ARGS...      a dry run: SCRIPT's command line parses ARGS
+    python benchmarks/gpu_check.py parse-all COMMANDS.tsv    a dry run: every step's command line, one process
     python benchmarks/gpu_check.py table ROWS.tsv            the rows gathered so far, as one Markdown table
 """
 
@@ -80,6 +81,24 @@ def parse(script: str, args: list[str]) -> str:
     return f"wiring: {len([v for v in context.params.values() if v is not None])} options parse"
 
 
+def parse_all(commands: Path) -> bool:
+    """A dry run's check of every step's command line in one process (each alone costs a start-up):
+    COMMANDS has one `check<TAB>script<TAB>options` line per step; prints one row per step."""
+    import shlex
+
+    import click
+
+    ok = True
+    for line in commands.read_text().splitlines():
+        name, script, options = line.split("\t")
+        try:
+            result = parse(script, shlex.split(options))
+        except (click.ClickException, click.exceptions.Exit, StopIteration) as e:
+            ok, result = False, f"FAILED: {e.format_message() if isinstance(e, click.ClickException) else type(e).__name__}"
+        print(f"{name}\t{result}\t", flush=True)
+    return ok
+
+
 def table(rows: Path) -> str:
     lines = ["| check | result | seconds |", "|---|---|---|"]
     for line in rows.read_text().splitlines():
@@ -96,6 +115,8 @@ if __name__ == "__main__":
         print(replicas(args[0], "--dry-run" in args))
     elif step == "parse":
         print(parse(args[0], args[1:]))
+    elif step == "parse-all":
+        sys.exit(0 if parse_all(Path(args[0])) else 1)
     elif step == "table":
         print(table(Path(args[0])))
     else:

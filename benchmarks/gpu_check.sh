@@ -98,12 +98,11 @@ DEMO=$WORK/demo
 if [ "$DRY" = 1 ]; then N=2; OVERRIDES='{"generate": {"engine": "hf", "max_new_tokens": 8}, "train": {"cutoff": 128, "effective_batch": 4}}'
 else N=40; OVERRIDES='{"generate": {"engine": "hf", "batch_size": 32}, "train": {"autocast": "bf16", "gradient_checkpointing": true}}'; fi
 $PY benchmarks/gpu_check.py inputs "$DEMO" "$N" "$OVERRIDES"
-stage() {  # stage NAME SCRIPT ARGS...: as dvc runs it, in the demo folder; a dry run only parses the command line
+stage() {  # stage NAME SCRIPT ARGS...: as dvc runs it, in the demo folder; a dry run only lists it, to be parsed
   local name=$1 script=$2; shift 2
-  if [ "$DRY" = 1 ]; then timed "$name" bash -c "cd '$DEMO' && $PY '$ROOT/benchmarks/gpu_check.py' parse '$ROOT/stages/$script' $*"
-    result="$STATUS: $(tail -n1 "$LOGS/$name.log")"
-  else timed "$name" bash -c "cd '$DEMO' && $PY '$ROOT/stages/$script' $*"; result=$STATUS; fi
-  row "demo: $name" "$result" "$ELAPSED"
+  if [ "$DRY" = 1 ]; then printf 'demo: %s\t%s\t%s\n' "$name" "$ROOT/stages/$script" "$*" >>"$WORK/commands.tsv"; return; fi
+  timed "$name" bash -c "cd '$DEMO' && $PY '$ROOT/stages/$script' $*"
+  row "demo: $name" "$STATUS" "$ELAPSED"
 }
 P=$ROOT/prompts
 I=iterations/1
@@ -125,9 +124,9 @@ fi
 # 2. the training benchmark: real tokens/s and MFU against the GPU's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s)
 PEAK=$($PY -c "import sys; n = sys.argv[1]; print(989 if ('H100' in n or 'H200' in n) else 0)" "$GPU")
 TRAINING=(--pairs 176 --repeats 1 --rows 3,4 --micro-batch 16 --effective-batch 32 --peak-tflops "$PEAK")
-if [ "$DRY" = 1 ]; then
-  timed training $PY benchmarks/gpu_check.py parse benchmarks/training.py "${TRAINING[@]}"
-  row "training benchmark" "$STATUS: $(tail -n1 "$LOGS/training.log")" "$ELAPSED"
+if [ "$DRY" = 1 ]; then  # every command line above, parsed by its own script in one process, a row each
+  printf 'training benchmark\t%s\t%s\n' "$ROOT/benchmarks/training.py" "${TRAINING[*]}" >>"$WORK/commands.tsv"
+  (cd "$DEMO" && $PY "$ROOT/benchmarks/gpu_check.py" parse-all "$WORK/commands.tsv") >>"$ROWS" 2>"$LOGS/parse.log" || true
 else
   timed training $PY benchmarks/training.py "${TRAINING[@]}"
   row "training benchmark" "$STATUS" "$ELAPSED"

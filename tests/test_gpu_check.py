@@ -24,7 +24,7 @@ def test_the_gpu_check_dry_run_checks_every_step_and_prints_one_table(tmp_path):
     assert checks[:8] == ["machine", *[f"demo: {s}" for s in stages], "training benchmark"], run.stdout
     assert {"decode roofline", "roofline: batch 1", "roofline: batch 16", "replicas"} <= set(checks), run.stdout
     for row in rows[1:8]:  # each stage's own command line parses its options
-        assert "| ok: wiring: " in row and " options parse |" in row, row
+        assert "| wiring: " in row and " options parse |" in row, row
     assert (tmp_path / "out" / "gpu_check.md").read_text().strip() == "\n".join(
         line for line in run.stdout.splitlines() if line.startswith("|")
     )
@@ -32,8 +32,18 @@ def test_the_gpu_check_dry_run_checks_every_step_and_prints_one_table(tmp_path):
     assert "engine: hf" in params  # the demo's stages run on transformers
 
 
-def test_a_wrong_option_fails_the_dry_runs_parse():
-    """The dry run is a real check: a command line its script does not take fails (the row says FAILED, the script exit 1)."""
-    command = [sys.executable, str(ROOT / "benchmarks/gpu_check.py"), "parse", str(ROOT / "stages/prepare_base.py")]
-    run = subprocess.run([*command, "--iteration-zero", "x", "--out", "b", "--metrics", "m"], capture_output=True, text=True)
-    assert run.returncode == 1 and "No such option '--iteration-zero'" in run.stderr, run.stderr[-2000:]
+def test_a_wrong_option_fails_the_dry_runs_parse(tmp_path):
+    """The dry run is a real check: a command line its script does not take is a FAILED row (and the script's exit 1)."""
+    commands = tmp_path / "commands.tsv"
+    commands.write_text(
+        f"demo: prepare_base\t{ROOT / 'stages/prepare_base.py'}\t--iteration-zero x --out b --metrics m\n"
+        f"demo: embed\t{ROOT / 'stages/embed.py'}\t--base b --iterations i --out o --embeddings e --prompts p --metrics m\n"
+    )
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/gpu_check.py"), "parse-all", str(commands)], capture_output=True, text=True
+    )
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert run.stdout.splitlines() == [
+        "demo: prepare_base\tFAILED: No such option '--iteration-zero'. Did you mean '--iteration0'?\t",
+        "demo: embed\twiring: 6 options parse\t",
+    ], run.stdout

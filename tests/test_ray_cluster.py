@@ -118,7 +118,7 @@ def cluster():
         started.stop()
 
 
-def _relabel(folder: Path, base, cluster: str, env=None, background=False):
+def _relabel(folder: Path, base, cluster: str, env=None, background=False, write_only=False):
     """Iteration 1's relabel_answers stage (the base model) on QUESTIONS, as dvc runs it."""
     folder.mkdir(parents=True, exist_ok=True)
     actors = 2 if cluster == "ray" else 1  # one machine without a GPU runs one engine
@@ -130,6 +130,8 @@ def _relabel(folder: Path, base, cluster: str, env=None, background=False):
     (folder / "it0").mkdir(exist_ok=True)
     args = ["--iteration", "1", "--base", str(base), "--adapter", "it0", "--records", "questions.jsonl", "--out", "answers.jsonl"]
     args += ["--prompts", str(ROOT / "prompts" / "forward.txt"), "--metrics", "m.json"]
+    if write_only:  # the params and records written, the command line given back
+        return args
     if not background:
         return run_stage("relabel.py", *args, cwd=folder, env=env)
     command = [sys.executable, str(ROOT / "stages" / "relabel.py"), *args]
@@ -145,10 +147,17 @@ def _relabel(folder: Path, base, cluster: str, env=None, background=False):
 
 @pytest.fixture(scope="module")
 def one_machine(embedded_base, tmp_path_factory):
-    """The same stage with generate.cluster: none, its output as bytes."""
+    """The same stage's recipe with generate.cluster: none, in this process (no second start-up), its output as bytes."""
+    from cycle_instruct.params import load_params
+    from cycle_instruct.steps import relabel
+
     folder = tmp_path_factory.mktemp("one_machine")
-    run = _relabel(folder, embedded_base, "none")
-    assert run.returncode == 0, run.stderr[-3000:]
+    args = _relabel(folder, embedded_base, "none", write_only=True)
+    options = dict(zip(args[::2], args[1::2]))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(folder)
+        relabel.run(load_params(), 1, options["--base"], options["--adapter"], options["--records"], options["--out"],
+                    [options["--prompts"]], options["--metrics"])  # fmt: skip
     return (folder / "answers.jsonl").read_bytes(), json.loads((folder / "m.json").read_text())
 
 
