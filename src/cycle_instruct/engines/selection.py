@@ -4,6 +4,7 @@ import importlib.util
 
 from ..errors import UserError
 from .hf import HFEngine
+from .ray_cluster import RayEngine
 from .replicas import Replicas, replica_devices
 from .vllm import VLLMEngine
 
@@ -45,10 +46,13 @@ def choose_engine(cfg, n_prompts: int, adapters: bool = False) -> tuple[str, str
 
 
 def open_engine(base_dir, cfg, lora_rank: int | None, n_prompts: int):
-    """The engine for one stage: one process, or data_parallel_size replicas of it. `lora_rank`:
+    """The engine for one stage: one process, data_parallel_size replicas of it, or that many Ray actors. `lora_rank`:
     the rank of the adapters the stage will use (train.lora_r), or None for the base model only."""
     kind, reason = choose_engine(cfg, n_prompts, adapters=lora_rank is not None)
-    if cfg.data_parallel_size > 1:
+    if cfg.cluster == "ray":  # Ray deals the batches out over the cluster's machines
+        engine = RayEngine(kind, base_dir, cfg, lora_rank)
+        reason += f"; {engine.reason}"
+    elif cfg.data_parallel_size > 1:
         engine = Replicas(kind, base_dir, cfg, lora_rank, replica_devices(cfg))
         reason += f"; {cfg.data_parallel_size} data-parallel replicas"
     else:

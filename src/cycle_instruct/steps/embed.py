@@ -7,9 +7,11 @@ relevance (cosine of its two sides) and every generated answer its support: the 
 words that the corpus paragraphs nearest to it contain (support.py).
 """
 
+from tqdm import tqdm
+
 from ..cycle import complete
 from ..distances import distance_stats, embeddings_file, l2_distances
-from ..embedding import embed, embed_chunks, load_embedder
+from ..embedding import embed, load_embedder
 from ..engines import open_engine
 from ..prompts import load_prompts
 from ..records import INSTRUCTION, read_records, timed, write_json, write_records
@@ -19,32 +21,67 @@ from ..support import support_scores, support_stats
 from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
-def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096) -> list[float]:
+def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096, pool=None) -> list[float]:
     """Set each pair's distance and relevance (cosine of its two sides), write its original's embedding
     into the .npy `embeddings`, return the distances. Streamed: a chunk of originals goes straight into
     the file's memory map; the embeddings of their reconstructions and generated sides live only long
-    enough to give the distances and relevances."""
-    distances = []
-    dim = getattr(
-        embedder, "get_embedding_dimension", embedder.get_sentence_embedding_dimension
-    )()  # renamed in sentence-transformers 5.4
+    enough to give the distances and relevances. With `pool`
+    (generate.cluster: ray), the chunks go to its actors: each chunk is the same call on the same
+    texts as here, so the same numbers."""
+    jobs = []
+    for start in range(0, len(dataset), chunk):
+        # a pair whose reconstruction our checks rejected (an echo, a copy, boilerplate) gets no
+        # distance: a copied pseudo-label would reconstruct perfectly and rank best otherwise
+        rows = dataset[start : start + chunk]
+        jobs.append(
+            (
+                start,
+                (
+                    [r.original_text for r in rows],
+                    [r.generated_text for r in rows],
+                    [r.reconstruction for r in rows if r.reconstruction is not None],
+                ),
+            )
+        )
+    if pool is None:
+        dim, results = dimension(embedder), ((start, chunk_embeddings(embedder, *texts)) for start, texts in jobs)
+    else:
+        from ..engines.ray_cluster import spread
+
+        dim, results = next(spread(pool, _dimension, [(0, ())]))[1], spread(pool, chunk_embeddings, jobs)
+    found = {}
     with embeddings_file(embeddings, len(dataset), dim) as originals:
-        for start, block in embed_chunks(embedder, [r.original_text for r in dataset], chunk=chunk):
-            originals[start : start + len(block)] = block
-            generated = embed(embedder, [r.generated_text for r in dataset[start : start + len(block)]], progress=False)
-            for record, value in zip(dataset[start : start + len(block)], (block * generated).sum(axis=1)):
-                record.relevance = round(float(value), 6)
-            # a pair whose reconstruction our checks rejected (an echo, a copy, boilerplate) gets no
-            # distance: a copied pseudo-label would reconstruct perfectly and rank best otherwise
-            scored = [i for i in range(len(block)) if dataset[start + i].reconstruction is not None]
-            if scored:
-                d = l2_distances(
-                    block[scored], embed(embedder, [dataset[start + i].reconstruction for i in scored], progress=False)
-                )
-                for i, value in zip(scored, d):
-                    dataset[start + i].distance = round(float(value), 6)
-                distances.extend(d.tolist())
-    return distances
+        with tqdm(total=len(dataset), desc="embed", unit="text", disable=len(dataset) <= chunk) as bar:
+            for start, (block, generated, rebuilt) in results:  # with a pool, in the order the actors finish
+                originals[start : start + len(block)] = block
+                for record, value in zip(dataset[start : start + len(block)], (block * generated).sum(axis=1)):
+                    record.relevance = round(float(value), 6)
+                scored = [i for i in range(len(block)) if dataset[start + i].reconstruction is not None]
+                if scored:
+                    d = l2_distances(block[scored], rebuilt)
+                    for i, value in zip(scored, d):
+                        dataset[start + i].distance = round(float(value), 6)
+                    found[start] = d.tolist()
+                bar.update(len(block))
+    return [value for start in sorted(found) for value in found[start]]
+
+
+def dimension(embedder) -> int:
+    return getattr(embedder, "get_embedding_dimension", embedder.get_sentence_embedding_dimension)()  # renamed in s-t 5.4
+
+
+def _dimension(embedder) -> int:
+    return dimension(embedder)
+
+
+def chunk_embeddings(embedder, originals: list[str], generated: list[str], reconstructions: list[str]):
+    """One chunk's work: the embeddings of its originals, of their generated sides, and of the
+    reconstructions that get a distance."""
+    return (
+        embed(embedder, originals, progress=False),
+        embed(embedder, generated, progress=False),
+        embed(embedder, reconstructions, progress=False) if reconstructions else None,
+    )
 
 
 def support_dataset(embedder, dataset, answers_file) -> list[float]:
@@ -83,9 +120,24 @@ def run(params, base, iterations_dir, out, embeddings, prompt_files, metrics, an
             )
             dataset += records
         engine.close()
-        embedder = load_embedder(params.model.embedder, params.model.allow_hub)
-        distances = embed_dataset(embedder, dataset, embeddings)
-        supports = support_dataset(embedder, dataset, answers) if answers else []
+        embedder = None
+        if params.generate.cluster == "ray":  # the embeddings spread over the cluster like the reconstructions
+            from ..engines.ray_cluster import embedder_pool
+
+            pool = embedder_pool(params.model.embedder, params.model.allow_hub, params.generate.data_parallel_size)
+            try:
+                distances = embed_dataset(None, dataset, embeddings, pool=pool)
+            finally:
+                pool.close()
+        else:
+            embedder = load_embedder(params.model.embedder, params.model.allow_hub)
+            distances = embed_dataset(embedder, dataset, embeddings)
+        if answers:  # on this machine (with ray too): one search per generated answer over the corpus's answer side
+            if embedder is None:
+                embedder = load_embedder(params.model.embedder, params.model.allow_hub)
+            supports = support_dataset(embedder, dataset, answers)
+        else:
+            supports = []
         write_records(out, dataset)
         report["pairs"] = len(dataset)
         report["no_distance_rejected_reconstruction"] = len(dataset) - len(distances)

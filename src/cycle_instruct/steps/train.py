@@ -4,14 +4,14 @@ train_bwd (M_AQ): input the pseudo-answer, target the original question.
 train_fwd (M_QA): input the pseudo-question, target the original answer.
 train.init: fresh starts a new adapter every iteration; continue resumes iteration k-1's.
 train.num_processes > 1: the recipe starts itself again under `accelerate launch`, one
-process per GPU (data parallel); process 0 writes the outputs.
+process per GPU (data parallel); process 0 writes the outputs. train.num_machines > 1: every
+machine runs this same stage and launches its share (multinode.py says how each finds the others).
 
 The two adapters of an iteration cannot share one process (one base, two adapters): train_fwd
 learns from relabel_questions, which needs train_bwd's adapter first (see dvc.yaml).
 """
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +21,7 @@ import cycle_instruct
 from ..card import adapter_card, base_reference
 from ..errors import UserError
 from ..models import has_adapter, load_model, load_tokenizer
+from ..multinode import launch_options
 from ..prompts import load_prompts
 from ..records import atomic_dir, read_records, timed, write_json
 from ..training import check_cutoff, check_processes, lora_model, process_group, train_lora, training_pairs
@@ -29,13 +30,13 @@ from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 def run(params, direction, base, pairs, previous, out, prompt_files, metrics, curve, timing=None):
     cfg = params.train
-    launched = int(os.environ.get("WORLD_SIZE", "1"))
-    if launched > 1 and launched != cfg.num_processes:
+    launched, world = int(os.environ.get("WORLD_SIZE", "1")), cfg.num_processes * cfg.num_machines
+    if launched > 1 and launched != world:
         raise UserError(
-            f"train.num_processes is {cfg.num_processes}, but this runs in {launched} processes (accelerate launch); "
-            f"set train.num_processes: {launched}, or run the stage alone (it starts its own processes)"
+            f"train.num_processes x train.num_machines is {world}, but this runs in {launched} processes (accelerate launch); "
+            f"set them so, or run the stage alone (it starts its own processes)"
         )
-    launching = cfg.num_processes > 1 and launched == 1
+    launching = world > 1 and launched == 1
     writes_timing = not launching and os.environ.get("RANK", "0") == "0"  # launched: process 0 of the N writes it
     with timed(timing if writes_timing else None) as rates:
         prompts = load_prompts(prompt_files)
@@ -50,6 +51,7 @@ def run(params, direction, base, pairs, previous, out, prompt_files, metrics, cu
             check_processes(cfg.num_processes)
             _launch(
                 cfg.num_processes,
+                cfg.num_machines,
                 direction,
                 base=base,
                 pairs=pairs,
@@ -83,30 +85,22 @@ def run(params, direction, base, pairs, previous, out, prompt_files, metrics, cu
         write_json(metrics, summary)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:  # two trainings on one machine (dvc exp run --queue) must not share a port
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _launch(n: int, direction: str, **options) -> None:
-    """This recipe again in n processes, as a user would start it: `accelerate launch` (torchrun)."""
+def _launch(n: int, machines: int, direction: str, **options) -> None:
+    """This recipe again in n processes on this machine (of `machines`), as a user would start it: `accelerate launch` (torchrun)."""
     threads = max(1, len(os.sched_getaffinity(0)) // n)
+    placement = launch_options(machines)  # a missing MASTER_ADDR or machine rank: one line, before anything starts
     command = [
         sys.executable,
         "-m",
         "accelerate.commands.launch",
         "--multi_gpu",
         "--num_processes",
-        str(n),
-        "--num_machines",
-        "1",
+        str(n * machines),  # accelerate counts the processes of all machines
+        *placement,
         "--mixed_precision",
         "no",
         "--dynamo_backend",
         "no",
-        "--main_process_port",
-        str(_free_port()),
         "--num_cpu_threads_per_process",
         str(threads),
         "-m",
@@ -121,7 +115,7 @@ def _launch(n: int, direction: str, **options) -> None:
     code = subprocess.run(command, env=env).returncode
     if code:
         raise UserError(
-            f"train_{direction}: the {n} training processes (train.num_processes) failed with exit code {code}; their messages are above"
+            f"train_{direction}: the {n} training processes (train.num_processes) on this machine failed with exit code {code}; their messages are above"
         )
 
 
