@@ -95,3 +95,14 @@ def requested_urls(driver) -> list[str]:
         if message["method"] == "Network.requestWillBeSent":
             urls.append(message["params"]["request"]["url"])
     return urls
+
+
+def screenshot(db, out, path="/", width=1280, height=900):
+    """A PNG of one page of the view (the README's screenshot: python tests/view_browser.py data/view/run.db docs/images/view.png)."""
+    with served(db) as url, chromium(width, height) as driver:
+        driver.get(url + path)
+        driver.save_screenshot(str(out))
+
+
+if __name__ == "__main__":
+    screenshot(*sys.argv[1:])

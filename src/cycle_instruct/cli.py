@@ -187,7 +187,7 @@ def view(db, port, host, build):
     check_project_folder(Path.cwd())
     params = load_params()
     with tempfile.TemporaryDirectory(prefix="cycle-instruct-view-") as tmp:
-        missing = build_view(Path.cwd(), Path(tmp) / "run.db", params.prune, params.chain)
+        missing = build_view(Path(), Path(tmp) / "run.db", params.prune, params.chain)
         if missing:
             click.echo(f"this run has not finished: no outputs yet from {', '.join(missing)}; showing what exists")
         serve(Path(tmp) / "run.db", host, port)

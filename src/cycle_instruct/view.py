@@ -426,7 +426,8 @@ def datasette(db_path):
         raise UserError(
             f"{db_path}: not a cycle-instruct view database ({e}); rebuild it with dvc repro report or cycle-instruct view --build"
         ) from None
-    return Datasette(immutables=[str(db_path)], metadata=meta, settings=SETTINGS)
+    templates = Path(__file__).parent / "templates" / "view"  # a pair's page: original beside reconstruction
+    return Datasette(immutables=[str(db_path)], metadata=meta, settings=SETTINGS, template_dir=str(templates))
 
 
 def serve(db_path, host: str, port: int) -> None:

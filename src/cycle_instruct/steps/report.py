@@ -11,7 +11,7 @@ from . import TIMING, output, stage_command
 
 def run(params, out, timing=None):
     with timed(timing):
-        build(Path.cwd(), out, params.prune, params.chain)
+        build(Path(), out, params.prune, params.chain)
 
 
 command = stage_command(
