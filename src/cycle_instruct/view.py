@@ -38,7 +38,8 @@ PAIR_COLUMNS = (
     ("source_doc", "TEXT"),
     ("source_paragraph", "INTEGER"),
 )
-FACETS = ["status", "reason", "iteration", "original", "source_doc", "stage"]
+FACETS = ["status", "reason", "iteration", "original", "source_doc"]  # shown on the pairs page; any column on request
+FACET_COLUMNS = ("status", "reason", "original", "iteration", "source_doc", "stage")
 SEARCHED = ("instruction", "response", "raw", "reconstruction")
 SIDES = {
     "instruction": ("questions", "pseudo_answers", "relabel_answers"),
@@ -94,6 +95,8 @@ def build(root, out, prune_params, chain: list[int]) -> list[str]:
         warnings = _load_pairs(db, root, prune_params, chain)
         for column in ("status", "reason", "stage", "original", "iteration", "source_doc", "distance", "cluster"):
             db.execute(f"CREATE INDEX pairs_{column} ON pairs ({column})")
+        # every facet column in one index: a facet of filtered pairs reads it, not a million rows (seconds at 1M)
+        db.execute(f"CREATE INDEX pairs_facets ON pairs ({', '.join(FACET_COLUMNS)})")
         cols = ", ".join(SEARCHED)
         db.execute(f"CREATE VIRTUAL TABLE pairs_fts USING fts5({cols}, content='pairs', content_rowid='rowid')")
         db.execute(f"INSERT INTO pairs_fts (rowid, {cols}) SELECT rowid, {cols} FROM pairs")
@@ -409,6 +412,16 @@ SETTINGS = {
 }
 
 
+class _FastReads:
+    """Datasette plugin: SQLite reads the database through mmap with a larger page cache, so a facet
+    over the pairs of a search (a row lookup each) costs memory reads, not a system call per page."""
+
+    @staticmethod
+    def prepare_connection(conn, database, datasette):
+        conn.execute("PRAGMA mmap_size=17179869184")  # 16 GiB: the whole file, as far as the OS maps it
+        conn.execute("PRAGMA cache_size=-262144")  # 256 MiB
+
+
 def datasette(db_path):
     """A Datasette app on the run's database (read-only, immutable), with its metadata."""
     try:
@@ -426,6 +439,12 @@ def datasette(db_path):
         raise UserError(
             f"{db_path}: not a cycle-instruct view database ({e}); rebuild it with dvc repro report or cycle-instruct view --build"
         ) from None
+    from datasette import hookimpl
+    from datasette.plugins import pm
+
+    if pm.get_plugin("cycle_instruct_view") is None:
+        hookimpl(_FastReads.prepare_connection)
+        pm.register(_FastReads, name="cycle_instruct_view")
     templates = Path(__file__).parent / "templates" / "view"  # a pair's page: original beside reconstruction
     return Datasette(immutables=[str(db_path)], metadata=meta, settings=SETTINGS, template_dir=str(templates))
 
