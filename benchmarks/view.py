@@ -1,10 +1,10 @@
-"""Benchmark: the run's view (cycle-instruct view, Datasette on the report stage's database) at 1M pairs.
+"""Benchmark: the run's view (cycle-instruct view, Datasette on the view stage's database) at 1M pairs.
 
 Synthesizes a run of --pairs pairs the way the pipeline leaves it after Cycle-Filt: the embed
 stage's dataset (words drawn from a 5,000-word vocabulary, Zipf-distributed, both sides, a
 reconstruction and a distance each, 20 source documents) and its embeddings, then runs the real
 prune recipe (steps.prune.run, the shipped params) for cycle_filt.jsonl, pruned.jsonl and
-metrics/prune.json. Then it builds the view's database with the report stage's code and times,
+metrics/prune.json. Then it builds the view's database with the view stage's code and times,
 through Datasette's own ASGI client (the HTML pages a browser gets, every facet computed):
 
 - open: a fresh Datasette on the database, its front page (charts), then the pairs table;

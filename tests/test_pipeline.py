@@ -50,7 +50,7 @@ def test_every_stage_ran_with_iterations_chained(pristine):
     assert stages.index("train_fwd@1") < stages.index("relabel_answers@2")
     assert stages.index("segment") < stages.index("reformat") < stages.index("relabel_answers@1")
     assert stages.index("embed") < stages.index("prune") < stages.index("judge") < stages.index("export")
-    assert stages.index("prune") < stages.index("summary") and set(stages[-4:]) == {"judge", "export", "summary", "report"}
+    assert stages.index("prune") < stages.index("summary") and set(stages[-4:]) == {"judge", "export", "summary", "view"}
     dot = dvc("dag", "--dot", cwd=root).stdout
     assert '"train_fwd@1" -> "relabel_answers@2"' in dot
 
@@ -124,8 +124,8 @@ def test_second_repro_does_nothing_and_prune_params_rerun_only_prune(project):
         "export",
         "judge",
         "prune",
-        "report",
         "summary",
+        "view",
     ]  # prune and what reads its output
     prune = json.loads((root / "metrics/prune.json").read_text())
     scored = prune["in"] - prune["pruned_by_reason"]["no_distance"]
@@ -169,7 +169,7 @@ def test_adding_an_iteration_reruns_only_its_stages_and_the_filter(pristine):
         "embed",
         "export",
         "summary",
-        "report",
+        "view",
     }
     assert dvc_status(root) == {}
 
@@ -297,7 +297,7 @@ def test_a_planted_copy_pair_is_pruned_never_ranked_best(project):
 
 
 def test_the_view_of_the_run_in_a_real_browser_offline(pristine):
-    """`cycle-instruct view` on the run's report stage output, in the system Chromium with the network off:
+    """`cycle-instruct view` on the run's view stage output, in the system Chromium with the network off:
     the charts render, a search finds a known pair, a pruning reason's facet shows exactly the pairs
     metrics/prune.json counts for it, and a pair's page shows its reconstruction and source."""
     from selenium.webdriver.common.by import By

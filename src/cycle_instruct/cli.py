@@ -28,7 +28,6 @@ STAGES = {  # command name: (module in cycle_instruct.steps, click command in it
     "judge": ("judge", "command"),
     "export": ("export", "command"),
     "summary": ("summary", "command"),
-    "report": ("report", "command"),
 }
 
 
@@ -166,7 +165,7 @@ VIEW_DB = "data/view/run.db"
 
 
 @main.command()
-@click.option("--db", default=VIEW_DB, show_default=True, type=click.Path(dir_okay=False), help="the report stage's database")
+@click.option("--db", default=VIEW_DB, show_default=True, type=click.Path(dir_okay=False), help="the view stage's database")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="the port to serve on")
 @click.option("--host", default="127.0.0.1", show_default=True, help="the address to listen on (0.0.0.0: every interface)")
 @click.option("--build", is_flag=True, help="build the view from the run's files as they are now, not from --db")
@@ -174,7 +173,7 @@ VIEW_DB = "data/view/run.db"
 def view(db, port, host, build):
     """Browse the whole run: every pair (kept, pruned, rejected), search, facets and charts (Datasette).
 
-    Serves data/view/run.db (`dvc repro report`, or `dvc pull report`); without it (a run that has not
+    Serves data/view/run.db (the `view` stage: `dvc repro`, or `dvc pull view`); without it (a run that has not
     finished), or with --build, builds one from the files that exist, in a temporary folder.
     """
     import tempfile

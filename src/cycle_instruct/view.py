@@ -441,7 +441,7 @@ def datasette(db_path):
             meta = json.loads(db.execute("SELECT value FROM view_metadata WHERE key='metadata'").fetchone()[0])
     except (sqlite3.Error, TypeError, ValueError) as e:
         raise UserError(
-            f"{db_path}: not a cycle-instruct view database ({e}); rebuild it with dvc repro report or cycle-instruct view --build"
+            f"{db_path}: not a cycle-instruct view database ({e}); rebuild it with dvc repro view or cycle-instruct view --build"
         ) from None
     from datasette import hookimpl
     from datasette.plugins import pm

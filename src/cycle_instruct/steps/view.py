@@ -1,5 +1,5 @@
-"""Report: the run as one SQLite database (data/view/run.db) that `cycle-instruct view` serves with
-Datasette. A DVC output like the dataset, so `dvc pull report` on another machine gives the same view.
+"""View: the run as one SQLite database (data/view/run.db) that `cycle-instruct view` serves with
+Datasette. A DVC output like the dataset, so `dvc pull view` on another machine gives the same view.
 It reads the pipeline's files and writes nothing else."""
 
 from pathlib import Path
@@ -16,7 +16,7 @@ def run(params, out, timing=None):
 
 command = stage_command(
     run,
-    "report",
+    "view",
     "Build the run's view database (every pair, kept, pruned and rejected; the charts) for cycle-instruct view.",
     output("--out", required=True, help="the SQLite database (data/view/run.db)"),
     TIMING,
