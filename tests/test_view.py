@@ -100,11 +100,13 @@ def test_a_port_in_use_is_one_line_with_the_option(unfinished, tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        out = view(unfinished, "--db", str(tmp_path / "run.db"), "--port", str(port))
-    assert out.returncode == 1
-    assert out.stderr.strip().splitlines() == [
-        f"error: 127.0.0.1:{port}: cannot listen there (Address already in use); pick another port with --port"
-    ]
+        served = view(unfinished, "--db", str(tmp_path / "run.db"), "--port", str(port))
+        built = view(unfinished, "--build", "--port", str(port))  # refused before it builds anything
+    for out in (served, built):
+        assert out.returncode == 1 and out.stdout == ""
+        assert out.stderr.strip().splitlines() == [
+            f"error: 127.0.0.1:{port}: cannot listen there (Address already in use); pick another port with --port"
+        ]
 
 
 def test_a_file_that_is_not_a_view_database_is_one_line(tmp_path):

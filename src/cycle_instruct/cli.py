@@ -179,11 +179,12 @@ def view(db, port, host, build):
     import tempfile
 
     from .view import build as build_view
-    from .view import serve
+    from .view import check_port, serve
 
     if Path(db).is_file() and not build:
         return serve(db, host, port)
     check_project_folder(Path.cwd())
+    check_port(host, port)
     params = load_params()
     with tempfile.TemporaryDirectory(prefix="cycle-instruct-view-") as tmp:
         missing = build_view(Path(), Path(tmp) / "run.db", params.prune, params.chain)

@@ -453,18 +453,23 @@ def datasette(db_path):
     return Datasette(immutables=[str(db_path)], metadata=meta, settings=SETTINGS, template_dir=str(templates))
 
 
-def serve(db_path, host: str, port: int) -> None:
-    """Serve the view on host:port until Ctrl-C; a port in use is one line naming --port."""
+def check_port(host: str, port: int) -> None:
+    """A port in use (or an address not ours) is one line naming --port, before anything is built."""
     import socket
 
-    import uvicorn
-
-    ds = datasette(db_path)
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as e:
             raise UserError(f"{host}:{port}: cannot listen there ({e.strerror}); pick another port with --port") from None
+
+
+def serve(db_path, host: str, port: int) -> None:
+    """Serve the view on host:port until Ctrl-C."""
+    import uvicorn
+
+    ds = datasette(db_path)
+    check_port(host, port)
     print(f"the run's view: http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
