@@ -3,6 +3,7 @@ bad input; the finished run in a real browser is tested on the pipeline test's r
 (test_pipeline.py), the 1M-pair timings by benchmarks/view.py (run small here)."""
 
 import asyncio
+import json
 import re
 import shutil
 import socket
@@ -137,3 +138,34 @@ def test_view_benchmark_runs_small_and_prints_each_request_against_its_target():
         "sort by distance",
     }
     assert all(float(seconds) > 0 and float(ratio) > 0 for seconds, _, ratio in rows.values())
+
+
+def test_prune_reasons_are_shown_only_when_prune_decision_gives_pruned_jsonl(tmp_path):
+    """The real prune recipe on 300 pairs (the benchmark's synthetic run): the view's reasons count what
+    metrics/prune.json counts; with params.yaml's prune section changed since, a note and no reasons."""
+    import importlib.util
+    import sqlite3
+
+    spec = importlib.util.spec_from_file_location("view_benchmark", ROOT / "benchmarks/view.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.synthesize(tmp_path, 300, 8)
+    params = load_params(ROOT / "params.yaml")
+    metrics = json.loads((tmp_path / "metrics/prune.json").read_text())
+
+    build(tmp_path, tmp_path / "same.db", params.prune, params.chain)
+    with sqlite3.connect(tmp_path / "same.db") as db:
+        reasons = dict(db.execute("SELECT reason, count(*) FROM pairs WHERE status='pruned' GROUP BY reason").fetchall())
+        clusters = db.execute("SELECT count(*) FROM pairs WHERE cluster >= 0").fetchone()[0]
+        page = json.loads(db.execute("SELECT value FROM view_metadata").fetchone()[0])["description_html"]
+    assert reasons == {r: n for r, n in metrics["pruned_by_reason"].items() if n} and sum(reasons.values()) == metrics["pruned"]
+    assert clusters == metrics["in"] - metrics["pruned_by_reason"]["no_distance"] and "Note:" not in page
+
+    changed = params.prune.model_copy(update={"fraction": 0.5})
+    build(tmp_path, tmp_path / "changed.db", changed, params.chain)
+    with sqlite3.connect(tmp_path / "changed.db") as db:
+        reasons = dict(db.execute("SELECT reason, count(*) FROM pairs WHERE status='pruned' GROUP BY reason").fetchall())
+        clusters = db.execute("SELECT count(*) FROM pairs WHERE cluster IS NOT NULL").fetchone()[0]
+        page = json.loads(db.execute("SELECT value FROM view_metadata").fetchone()[0])["description_html"]
+    assert reasons == {"pruned": metrics["pruned"]} and clusters == 0
+    assert "differs from data/final/pruned.jsonl" in page

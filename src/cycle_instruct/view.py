@@ -192,7 +192,7 @@ def _prune_reasons(db, root: Path, cfg) -> list[str]:
     """Each pair's cluster and each pruned pair's reason, by prune's own decision on the same inputs.
 
     A decision that does not give exactly pruned.jsonl's pairs (params changed since prune ran) is not
-    used for reasons: a warning on the front page says so."""
+    used: a warning on the front page says so, and the reason stays 'pruned'."""
     from .distances import load_embeddings
     from .steps.prune import decide
 
@@ -203,14 +203,14 @@ def _prune_reasons(db, root: Path, cfg) -> list[str]:
     if len(records) != len(vectors):
         return [f"{EMBEDDINGS}: {len(vectors)} embeddings for {len(records)} pairs: pruning reasons are not shown"]
     reasons, clusters, _ = decide(cfg, records, vectors)
-    db.executemany("UPDATE pairs SET cluster=? WHERE id=?", ((int(c), r.id) for r, c in zip(records, clusters)))
     dropped = {r.id for r, why in zip(records, reasons) if why}
     pruned = {r.id for r in iter_records(root / PRUNED_FILE)}
     if dropped != pruned:
         return [
             f"prune's decision on today's params differs from {PRUNED_FILE} ({len(dropped ^ pruned)} pairs): params.yaml's"
-            " prune section changed since prune ran (dvc repro prune); pruning reasons are shown as 'pruned'"
+            " prune section changed since prune ran (dvc repro prune); pruning reasons and clusters are not shown"
         ]
+    db.executemany("UPDATE pairs SET cluster=? WHERE id=?", ((int(c), r.id) for r, c in zip(records, clusters)))
     db.executemany("UPDATE pairs SET reason=? WHERE id=?", ((str(why), r.id) for r, why in zip(records, reasons) if why))
     return []
 
