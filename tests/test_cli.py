@@ -1,7 +1,7 @@
 import json
 import subprocess
 
-from cycle_instruct.records import Record, write_records
+from cycle_instruct.records import Record, write_jsonl, write_records
 
 from conftest import ROOT, segment_outputs, write_params
 
@@ -32,6 +32,32 @@ def test_show_prints_pairs(tmp_path):
     )
     out = subprocess.run(["cycle-instruct", "show", str(tmp_path / "d.jsonl")], capture_output=True, text=True, check=True).stdout
     assert "instruction: Why?" in out and "response:    Because." in out and "distance=0.5" in out
+
+
+def test_show_prints_a_grounded_pairs_support_and_the_paragraphs_it_was_written_from(tmp_path):
+    write_records(
+        tmp_path / "d.jsonl",
+        [
+            Record(
+                id="q1", original="instruction", instruction="Why?", response="Because.", support=0.75, retrieved=["a7", "a2"]
+            ),
+            Record(id="a1", original="response", instruction="What?", response="That.", relevance=0.4),
+        ],
+    )
+    write_jsonl(
+        tmp_path / "ctx.jsonl",
+        [
+            {
+                "id": "q1",
+                "paragraphs": [{"id": "a7", "cosine": 0.6, "text": "Because it is."}, {"id": "a2", "cosine": 0.5, "text": "So."}],
+            }
+        ],
+    )
+    show = ["cycle-instruct", "show", str(tmp_path / "d.jsonl"), "--contexts", str(tmp_path / "ctx.jsonl")]
+    out = subprocess.run(show, capture_output=True, text=True, check=True).stdout
+    assert "support=0.75" in out and "relevance=0.4" in out
+    assert "written from the answer paragraphs a7, a2:\n    [a7] Because it is.\n    [a2] So.\n" in out
+    assert out.count("support=") == 1  # a real answer has no support
 
 
 def test_stage_command_calls_the_stage_recipe_without_the_stage_scripts(tmp_path):

@@ -33,18 +33,22 @@ BY_SIDE = {  # as today's prune stage writes it (the committed demo metrics may 
         "in": 36,
         "kept": 34,
         "pruned": 2,
-        "pruned_by_reason": {"no_distance": 0, "cluster_fraction": 2, "max_distance": 0, "near_duplicate": 0},
+        "pruned_by_reason": {"no_distance": 0, "cluster_fraction": 2, "max_distance": 0, "unsupported": 0, "near_duplicate": 0},
         "distance_kept": {"mean": 0.5, "median": 0.51696, "p95": 0.94338},
         "distance_pruned": {"mean": 1.0, "median": 1.04579, "p95": 1.1},
+        "relevance_kept": {"mean": 0.6, "median": 0.61, "p95": 0.8},
+        "support_kept": {"pairs": 34, "mean": 0.7, "p25": 0.5, "median": 0.72, "p75": 0.9, "below_0.5": 0.2},
     },
     "real_answer": {
         "original": "response",
         "in": 40,
         "kept": 35,
         "pruned": 5,
-        "pruned_by_reason": {"no_distance": 3, "cluster_fraction": 1, "max_distance": 1, "near_duplicate": 0},
+        "pruned_by_reason": {"no_distance": 3, "cluster_fraction": 1, "max_distance": 1, "unsupported": 0, "near_duplicate": 0},
         "distance_kept": {"mean": 0.7, "median": 0.73264, "p95": 1.00539},
         "distance_pruned": {"mean": 1.1, "median": 1.11944, "p95": 1.19},
+        "relevance_kept": {"mean": 0.5, "median": 0.52, "p95": 0.7},
+        "support_kept": {"pairs": 0},
     },
 }
 
@@ -336,6 +340,8 @@ def test_the_card_numbers_are_the_metrics_files(project):
             {r: n for r, n in BY_SIDE[key]["pruned_by_reason"].items() if n},
             BY_SIDE[key]["distance_kept"]["median"],
             BY_SIDE[key]["distance_pruned"]["median"],
+            BY_SIDE[key]["relevance_kept"]["median"],
+            BY_SIDE[key]["support_kept"].get("median"),  # a real answer has no support: an empty cell
         ]
         for key, label in (
             ("real_question", "real question, generated answer"),

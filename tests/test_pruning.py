@@ -86,13 +86,25 @@ def test_max_distance_drops_far_pairs_the_fraction_kept():
     distances = np.array([0.1] * 37 + [1.3, 1.4, 1.5])
     reasons = drop_reasons(distances, np.zeros(40, dtype=int), 0.05, max_distance=1.0)
     assert reasons.tolist() == [""] * 37 + ["max_distance", "cluster_fraction", "cluster_fraction"]
-    assert reason_counts(reasons) == {"no_distance": 0, "cluster_fraction": 2, "max_distance": 1, "near_duplicate": 0}
+    assert reason_counts(reasons) == {
+        "no_distance": 0,
+        "cluster_fraction": 2,
+        "max_distance": 1,
+        "unsupported": 0,
+        "near_duplicate": 0,
+    }
 
 
 def test_max_distance_2_is_off():
     distances = np.array([0.1] * 37 + [1.3, 1.4, 2.0])
     reasons = drop_reasons(distances, np.zeros(40, dtype=int), 0.05, max_distance=2.0)
-    assert reason_counts(reasons) == {"no_distance": 0, "cluster_fraction": 2, "max_distance": 0, "near_duplicate": 0}
+    assert reason_counts(reasons) == {
+        "no_distance": 0,
+        "cluster_fraction": 2,
+        "max_distance": 0,
+        "unsupported": 0,
+        "near_duplicate": 0,
+    }
 
 
 NEAR = (
@@ -156,7 +168,13 @@ def test_the_stage_drops_and_counts_each_reason(tmp_path, dedup, threshold):
     files = prune_project(tmp_path)
     run(shipped_params(prune={"max_distance": 1.0, "dedup": dedup, "dedup_threshold": threshold}), **files)
     metrics = json.loads(files["metrics"].read_text())
-    assert metrics["pruned_by_reason"] == {"no_distance": 0, "cluster_fraction": 1, "max_distance": 1, "near_duplicate": 1}
+    assert metrics["pruned_by_reason"] == {
+        "no_distance": 0,
+        "cluster_fraction": 1,
+        "max_distance": 1,
+        "unsupported": 0,
+        "near_duplicate": 1,
+    }
     assert (metrics["in"], metrics["kept"], metrics["pruned"]) == (20, 17, 3)
     assert [r.id for r in read_records(files["pruned"])] == ["p000", "p001", "p002"]
     assert len(read_records(files["out"])) == 17
@@ -167,7 +185,13 @@ def test_the_controls_off_remove_nothing_extra(tmp_path):
     params = shipped_params(prune={"max_distance": 2.0, "dedup": "off"})
     run(params, **files)
     metrics = json.loads(files["metrics"].read_text())
-    assert metrics["pruned_by_reason"] == {"no_distance": 0, "cluster_fraction": 1, "max_distance": 0, "near_duplicate": 0}
+    assert metrics["pruned_by_reason"] == {
+        "no_distance": 0,
+        "cluster_fraction": 1,
+        "max_distance": 0,
+        "unsupported": 0,
+        "near_duplicate": 0,
+    }
     assert [r.id for r in read_records(files["pruned"])] == ["p000"]
 
 
@@ -253,16 +277,19 @@ def test_per_side_takes_the_fraction_of_each_side_in_each_cluster():
     ]
 
 
-def sided_project(tmp_path, rank: str):
+def sided_project(tmp_path, rank: str, min_support: float = 0):
     """The stage on two_sides()'s 40 pairs in one topic (k = 39 scored // 20 = 1 cluster), one real-question pair
-    without a distance (its reconstruction was rejected)."""
+    without a distance (its reconstruction was rejected). Each generated answer (the real-question pairs,
+    20 to 39) has a support: 0.0, 0.05, ... 0.95 in order."""
     files = prune_project(tmp_path)
     distances, sides = two_sides()
     records = [pair(i, float(d), original=s) for i, (d, s) in enumerate(zip(distances, sides))]
     records[25].distance = None
+    for i in range(20, 40):
+        records[i].support = round((i - 20) * 0.05, 2)
     write_records(files["dataset"], records)
     np.save(files["embeddings"], blobs(40, 1, seed=2))
-    run(shipped_params(prune={"rank": rank}), **files)
+    run(shipped_params(prune={"rank": rank, "min_support": min_support}), **files)
     return json.loads(files["metrics"].read_text()), {r.id for r in read_records(files["pruned"])}
 
 
@@ -273,8 +300,9 @@ def test_the_metrics_report_each_side_apart(tmp_path):
     answer, question = metrics["by_side"]["real_answer"], metrics["by_side"]["real_question"]
     assert (answer["original"], answer["in"], answer["kept"], answer["pruned"]) == ("response", 20, 18, 2)
     assert (question["original"], question["in"], question["kept"], question["pruned"]) == ("instruction", 20, 19, 1)
-    assert answer["pruned_by_reason"] == {"no_distance": 0, "cluster_fraction": 2, "max_distance": 0, "near_duplicate": 0}
-    assert question["pruned_by_reason"] == {"no_distance": 1, "cluster_fraction": 0, "max_distance": 0, "near_duplicate": 0}
+    none = {"no_distance": 0, "cluster_fraction": 0, "max_distance": 0, "unsupported": 0, "near_duplicate": 0}
+    assert answer["pruned_by_reason"] == {**none, "cluster_fraction": 2}
+    assert question["pruned_by_reason"] == {**none, "no_distance": 1}
     distances, _ = two_sides()
     assert answer["distance_kept"]["median"] == round(float(np.median(distances[:18])), 5)
     assert answer["distance_pruned"]["median"] == round(float(np.median(distances[18:20])), 5)
@@ -290,6 +318,21 @@ def test_per_side_rank_in_the_stage_prunes_both_sides(tmp_path):
     assert pruned == {"p019", "p039", "p025"}  # round(5% of 20) = 1 real answer, round(5% of 19) = 1 real question
     assert metrics["rank"] == "per_side"
     assert [metrics["by_side"][s]["pruned_by_reason"]["cluster_fraction"] for s in ("real_answer", "real_question")] == [1, 1]
+
+
+def test_min_support_drops_the_kept_generated_answers_below_it_and_nothing_else(tmp_path):
+    metrics, pruned = sided_project(tmp_path, "pooled", min_support=0.3)
+    # supports 0.0 .. 0.25 are pairs 20..25; 25 has no distance (pruned for that first), so 20..24 go as unsupported
+    assert pruned == {"p018", "p019", "p025", "p020", "p021", "p022", "p023", "p024"}
+    assert metrics["pruned_by_reason"]["unsupported"] == 5 and metrics["pruned_by_reason"]["no_distance"] == 1
+    question, answer = metrics["by_side"]["real_question"], metrics["by_side"]["real_answer"]
+    assert question["pruned_by_reason"]["unsupported"] == 5 and answer["pruned_by_reason"]["unsupported"] == 0
+    assert question["support_kept"]["pairs"] == 14 and question["support_kept"]["p25"] >= 0.3
+    assert question["support_pruned"]["median"] == 0.125 and answer["support_kept"] == {
+        "pairs": 0
+    }  # real answers have none; pruned: 0 .. 0.25
+    off, _ = sided_project(tmp_path / "off", "pooled")
+    assert off["pruned_by_reason"]["unsupported"] == 0 and off["by_side"]["real_question"]["support_kept"]["pairs"] == 19
 
 
 def test_a_bad_rank_is_one_line():

@@ -8,6 +8,7 @@ import importlib
 import itertools
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -20,6 +21,7 @@ STAGES = {  # command name: (module in cycle_instruct.steps, click command in it
     "prepare_base": ("prepare_base", "command"),
     "segment": ("segment", "command"),
     "reformat": ("reformat", "command"),
+    "retrieve": ("retrieve", "command"),
     "relabel": ("relabel", "command"),
     "train_bwd": ("train", "command_bwd"),
     "train_fwd": ("train", "command_fwd"),
@@ -112,8 +114,44 @@ def plots_template(out):
 
 
 FILTERED = "data/final/cycle_filt.jsonl"
+RETRIEVED = "data/retrieved/contexts.jsonl"
 REAL = {"question": "instruction", "answer": "response"}  # show --side: which side is the real text
 SIDES = {"instruction": "real question, generated answer", "response": "real answer, generated question"}
+
+
+class RetrievedParagraphs:
+    """The retrieve stage's paragraphs of a question, looked up in its file (read once, at the first
+    grounded pair shown; only the line offsets are kept, so a large file costs no memory)."""
+
+    def __init__(self, path):
+        self.path, self.offsets = Path(path), None
+
+    def of(self, record_id: str) -> list[dict]:
+        if self.offsets is None:
+            self.offsets = {}
+            if self.path.is_file():
+                offset = 0
+                with open(self.path, "rb") as f:
+                    for line_no, line in enumerate(f, 1):
+                        if line.strip():
+                            self.offsets[self._row(line, line_no)["id"]] = offset
+                        offset += len(line)
+        if record_id not in self.offsets:
+            return []
+        with open(self.path, "rb") as f:
+            f.seek(self.offsets[record_id])
+            return self._row(f.readline(), None)["paragraphs"]
+
+    def _row(self, line: bytes, line_no) -> dict:
+        try:
+            row = json.loads(line)
+            row["id"], row["paragraphs"]  # noqa: B018  (both keys must be there)
+            return row
+        except (ValueError, TypeError, KeyError):
+            where = f"{self.path}:{line_no}" if line_no else str(self.path)
+            raise UserError(
+                f"{where}: not the retrieve stage's output (JSONL of id and paragraphs); run dvc repro retrieve"
+            ) from None
 
 
 @main.command()
@@ -135,8 +173,15 @@ SIDES = {"instruction": "real question, generated answer", "response": "real ans
     type=click.Choice(["question", "answer"]),
     help="only the pairs whose question (original=instruction) or answer (original=response) is the real text",
 )
+@click.option(
+    "--contexts",
+    default=RETRIEVED,
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="the retrieve stage's paragraphs, shown under each grounded pair (relabel.context: retrieved)",
+)
 @exit_on_user_error
-def show(dataset, count, sort, worst, pruned, fmt, side):
+def show(dataset, count, sort, worst, pruned, fmt, side, contexts):
     """Print pairs of a dataset (default: data/final/cycle_filt.jsonl)."""
     from .export import CONVERT
     from .records import iter_records
@@ -149,16 +194,22 @@ def show(dataset, count, sort, worst, pruned, fmt, side):
         sign = -1 if worst or sort == "-distance" else 1
         number = lambda r: isinstance(r.distance, (int, float)) and not isinstance(r.distance, bool)  # noqa: E731
         records = sorted(records, key=lambda r: (not number(r), sign * r.distance if number(r) else 0))  # no distance: last
-    for r in itertools.islice(records, count):
+    paragraphs = RetrievedParagraphs(contexts)
+    for r in itertools.islice(records, count):  # streamed: a bad line stops the listing there, with one line
         if fmt:
             click.echo(json.dumps(CONVERT[fmt](r), ensure_ascii=False))
             continue
+        scores = f"distance={r.distance} relevance={r.relevance}" + (f" support={r.support}" if r.support is not None else "")
         click.secho(
-            f"[{r.id}] {SIDES.get(r.original, r.original)} (original={r.original}) iteration={r.iteration} distance={r.distance}",
-            bold=True,
+            f"[{r.id}] {SIDES.get(r.original, r.original)} (original={r.original}) iteration={r.iteration} {scores}", bold=True
         )
         click.echo(f"  instruction: {r.instruction}")
-        click.echo(f"  response:    {r.response}\n")
+        click.echo(f"  response:    {r.response}")
+        if r.retrieved:
+            click.echo(f"  written from the answer paragraphs {', '.join(r.retrieved)}:")
+            for p in paragraphs.of(r.id):
+                click.echo(f"    [{p['id']}] {textwrap.shorten(p['text'], 200)}")
+        click.echo()
 
 
 VIEW_DB = "data/view/run.db"

@@ -192,7 +192,8 @@ SIDE_NAMES = {"real_question": "real question, generated answer", "real_answer":
 
 
 def by_side_text(prune: dict, prune_params) -> str:
-    """Kept and pruned pairs of each side, and their median distances: a weak generated half shows here.
+    """Kept and pruned pairs of each side, their median distances, relevance (cosine of the two sides) and
+    support (the share of a generated answer's content words the corpus states): a weak generated half shows here.
     Metrics of a prune stage older than `by_side` have none: say so instead of a table."""
     sides = prune.get("by_side")
     if not sides:
@@ -207,10 +208,23 @@ def by_side_text(prune: dict, prune_params) -> str:
             reasons({k: v for k, v in (m.get("pruned_by_reason") or {}).items() if v}),
             (m.get("distance_kept") or {}).get("median"),
             (m.get("distance_pruned") or {}).get("median"),
+            (m.get("relevance_kept") or {}).get("median"),
+            (m.get("support_kept") or {}).get("median"),
         )
         for name, m in sides.items()
     ]
-    header = ["side", "original", "in", "kept", "pruned", "pruned by reason", "median distance kept", "median distance pruned"]
+    header = [
+        "side",
+        "original",
+        "in",
+        "kept",
+        "pruned",
+        "pruned by reason",
+        "median distance kept",
+        "median distance pruned",
+        "median relevance kept",
+        "median support kept",
+    ]
     rank = prune.get("rank", prune_params.rank)
     how = (
         "ranked on one distance scale inside each cluster (prune.rank: pooled, as in the paper)"

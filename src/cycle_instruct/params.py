@@ -458,6 +458,24 @@ class TrainParams(Section):
         return self
 
 
+class RelabelParams(Section):
+    context: Literal["none", "retrieved"] = Field(
+        description=(
+            "What M_QA sees when it answers a real question: `none`, the question alone (the paper); `retrieved`, the question"
+            " and the `k` corpus paragraphs of the answer side nearest to it by `model.embedder` (the `retrieve` stage; prompt"
+            " `prompts/forward_grounded.txt`), so that pseudo-answers come from the documents instead of the model's memory."
+            " The pair written stays (question, answer), without the paragraphs. See docs/grounding.md for the measurement."
+        )
+    )
+    k: Positive = Field(description="`retrieved`: the nearest answer paragraphs put into the prompt, best first.")
+    context_chars: Positive = Field(
+        description=(
+            "`retrieved`: at most this many characters of paragraphs in one prompt (the nearest paragraph always goes in, so it"
+            " must be at least `segment.max_chars`, the longest paragraph segment writes)."
+        )
+    )
+
+
 class Iteration(Section):
     prev: Annotated[int, Field(ge=0, description="The iteration whose M_QA starts this one (0 = the base model).")]
 
@@ -491,6 +509,18 @@ class PruneParams(Section):
             description=(
                 "Also drop every pair the fraction kept whose distance is above this; 2.0, the largest L2 distance between unit "
                 "vectors, drops nothing (the paper has no threshold)."
+            ),
+        ),
+    ]
+    min_support: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description=(
+                "Also drop every kept pair whose generated answer has a support (the share of its content words found in the 5"
+                " corpus paragraphs nearest to it; docs/grounding.md) below this, counted as `unsupported`. 0: off (the paper has"
+                " no such control). Pairs with a real answer have no support and are never dropped by it."
             ),
         ),
     ]
@@ -624,6 +654,9 @@ class Params(Section):
         description=("Sampling and engines for every generation: reformat, relabel, the filter's reconstruction, the judge.")
     )
     train: TrainParams = Field(description="LoRA training of M_QA and M_AQ (loss on target tokens only).")
+    relabel: RelabelParams = Field(
+        description="Pseudo-answers: from the question alone (the paper) or grounded in retrieved corpus paragraphs."
+    )
     iterations: dict[str, Iteration] = Field(
         description=(
             "One entry per iteration, keys quoted whole numbers from 1 up (DVC's foreach skips bare numbers), naming the previous "
@@ -670,6 +703,15 @@ class Params(Section):
             raise UserError(
                 f"{path}: eval.methods names {unknown}, which are neither in eval.sft, eval.seeds nor cycle_inst_k/cycle_filt_k of an iteration"
             )
+
+    @model_validator(mode="after")
+    def _context_holds_a_paragraph(self):
+        if self.relabel.context == "retrieved" and self.relabel.context_chars < self.segment.max_chars:
+            raise ValueError(
+                f"relabel.context_chars ({self.relabel.context_chars}) is smaller than one paragraph can be (segment.max_chars:"
+                f" {self.segment.max_chars}); raise relabel.context_chars to at least {self.segment.max_chars} or lower segment.max_chars"
+            )
+        return self
 
     @property
     def chain(self) -> list[int]:

@@ -1,7 +1,7 @@
 """Every prompt the method uses: templates in prompts/*.txt, turned into chat messages here.
 
 Forward model M_QA sees an ordinary single-turn chat: the user asks, the assistant
-answers. Backward model M_AQ is shown the assistant's response and asked to write the
+answers (with relabel.context: retrieved, after the corpus paragraphs nearest to the question). Backward model M_AQ is shown the assistant's response and asked to write the
 user turn that led to it. Reformat has one prompt per side; the optional judge one more.
 Each stage is given the template files it uses on its command line, so that they are its
 DVC deps and editing one re-runs exactly the stages that use it.
@@ -18,6 +18,7 @@ PLACEHOLDERS = {  # each template file, prompts/<name>.txt, and the placeholders
     "reformat_question": {"text"},
     "reformat_answer": {"text"},
     "forward": {"question"},
+    "forward_grounded": {"question", "context"},  # relabel.context: retrieved
     "backward": {"response"},
     "judge": {"instruction", "response"},
 }
@@ -112,9 +113,12 @@ def reformat_messages(prompts: Prompts, text: str, side: str) -> list[dict]:
     return user_turn(prompts.fill("reformat_question" if side == "instruction" else "reformat_answer", text=text))
 
 
-def forward_messages(prompts: Prompts, question: str) -> list[dict]:
-    """M_QA's input: the question as the user's turn."""
-    return user_turn(prompts.fill("forward", question=question))
+def forward_messages(prompts: Prompts, question: str, context: str | None = None) -> list[dict]:
+    """M_QA's input: the question as the user's turn; with `context` (retrieved corpus paragraphs),
+    the grounded template that puts them before it."""
+    if context is None:
+        return user_turn(prompts.fill("forward", question=question))
+    return user_turn(prompts.fill("forward_grounded", question=question, context=context))
 
 
 def backward_messages(prompts: Prompts, response: str) -> list[dict]:

@@ -67,10 +67,12 @@ def prune(distances: np.ndarray, labels: np.ndarray, fraction: float, sides: np.
 
 # no_distance: the pair's reconstruction was rejected by our checks (an echo, a copy, boilerplate),
 # so it has no distance; it could only rank best by mistake, so it is dropped before the filter
-NO_DISTANCE, CLUSTER_FRACTION, MAX_DISTANCE, NEAR_DUPLICATE = REASONS = (
+# unsupported: a generated answer whose support (support.py) is below prune.min_support
+NO_DISTANCE, CLUSTER_FRACTION, MAX_DISTANCE, UNSUPPORTED, NEAR_DUPLICATE = REASONS = (
     "no_distance",
     "cluster_fraction",
     "max_distance",
+    "unsupported",
     "near_duplicate",
 )
 

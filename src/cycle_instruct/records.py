@@ -35,6 +35,9 @@ class Record:
     raw: str | None = None  # the paragraph before reformat rewrote it
     reconstruction: str | None = None  # set by embed: the original side regenerated
     distance: float | None = None  # set by embed: ||phi(original) - phi(reconstruction)||
+    retrieved: list[str] | None = None  # set by relabel (relabel.context: retrieved): ids of the answer paragraphs M_QA was shown
+    relevance: float | None = None  # set by embed: cosine of phi(instruction) and phi(response)
+    support: float | None = None  # set by embed for a generated answer: how much of it the corpus states (support.py)
 
     @property
     def original_text(self) -> str:
@@ -48,27 +51,38 @@ class Record:
 _FIELDS = {f.name for f in fields(Record)}
 
 
-def iter_records(path):
-    """The records of a JSONL file, one by one; anything else is one line naming the file and line."""
+def iter_jsonl(path, what: str):
+    """(line number, object) of each line of a JSONL file; `what` says what the file should be, for
+    the one-line error that names the file and line."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file; run the stage that produces it first (dvc repro, or dvc pull)")
-    what, line_no = "not a cycle-instruct record file (JSONL of records, such as data/final/cycle_filt.jsonl)", 0
+    line_no = 0
     try:
         with open(path, encoding="utf-8") as f:
             for line_no, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    yield line_no, json.loads(line)
                 except json.JSONDecodeError as e:
                     raise UserError(f"{path}:{line_no}: {what}: not JSON ({e.msg})") from None
-                missing = [k for k in ("id", "original") if not isinstance(obj, dict) or k not in obj]
-                if missing:
-                    raise UserError(f"{path}:{line_no}: {what}: no {' and no '.join(missing)}")
-                yield Record(**{k: v for k, v in obj.items() if k in _FIELDS})
     except UnicodeDecodeError:
         raise UserError(f"{path}:{line_no + 1}: {what}: not UTF-8 text") from None
+
+
+def read_jsonl(path, what: str = "not a JSONL file of this pipeline") -> list:
+    return [obj for _, obj in iter_jsonl(path, what)]
+
+
+def iter_records(path):
+    """The records of a JSONL file, one by one; anything else is one line naming the file and line."""
+    what = "not a cycle-instruct record file (JSONL of records, such as data/final/cycle_filt.jsonl)"
+    for line_no, obj in iter_jsonl(path, what):
+        missing = [k for k in ("id", "original") if not isinstance(obj, dict) or k not in obj]
+        if missing:
+            raise UserError(f"{path}:{line_no}: {what}: no {' and no '.join(missing)}")
+        yield Record(**{k: v for k, v in obj.items() if k in _FIELDS})
 
 
 def read_records(path) -> list[Record]:

@@ -2,7 +2,9 @@
 
 D_final (Cycle-Inst) = the last iteration's (q_i, a^_i) and (q^_j, a_j). With M_AQ and M_QA
 of that iteration, q~_i = M_AQ(a^_i) and a~_j = M_QA(q^_j); each pair's distance is
-||phi(original) - phi(reconstruction)||_2 with phi the sentence embedder.
+||phi(original) - phi(reconstruction)||_2 with phi the sentence embedder. Every pair also gets its
+relevance (cosine of its two sides) and every generated answer its support: the share of its content
+words that the corpus paragraphs nearest to it contain (support.py).
 """
 
 from ..cycle import complete
@@ -10,15 +12,18 @@ from ..distances import distance_stats, embeddings_file, l2_distances
 from ..embedding import embed, embed_chunks, load_embedder
 from ..engines import open_engine
 from ..prompts import load_prompts
-from ..records import read_records, timed, write_json, write_records
+from ..records import INSTRUCTION, read_records, timed, write_json, write_records
 from ..resume import clear
+from ..retrieval import ParagraphIndex
+from ..support import support_scores, support_stats
 from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
 def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096) -> list[float]:
-    """Set each pair's distance, write its original's embedding into the .npy `embeddings`, return
-    the distances. Streamed: a chunk of originals goes straight into the file's memory map; the
-    embeddings of their reconstructions live only long enough to give the distances."""
+    """Set each pair's distance and relevance (cosine of its two sides), write its original's embedding
+    into the .npy `embeddings`, return the distances. Streamed: a chunk of originals goes straight into
+    the file's memory map; the embeddings of their reconstructions and generated sides live only long
+    enough to give the distances and relevances."""
     distances = []
     dim = getattr(
         embedder, "get_embedding_dimension", embedder.get_sentence_embedding_dimension
@@ -26,6 +31,9 @@ def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096) -> list[floa
     with embeddings_file(embeddings, len(dataset), dim) as originals:
         for start, block in embed_chunks(embedder, [r.original_text for r in dataset], chunk=chunk):
             originals[start : start + len(block)] = block
+            generated = embed(embedder, [r.generated_text for r in dataset[start : start + len(block)]], progress=False)
+            for record, value in zip(dataset[start : start + len(block)], (block * generated).sum(axis=1)):
+                record.relevance = round(float(value), 6)
             # a pair whose reconstruction our checks rejected (an echo, a copy, boilerplate) gets no
             # distance: a copied pseudo-label would reconstruct perfectly and rank best otherwise
             scored = [i for i in range(len(block)) if dataset[start + i].reconstruction is not None]
@@ -39,7 +47,19 @@ def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096) -> list[floa
     return distances
 
 
-def run(params, base, iterations_dir, out, embeddings, prompt_files, metrics, iteration=None, timing=None):
+def support_dataset(embedder, dataset, answers_file) -> list[float]:
+    """Set the support (support.py) of every generated answer against the corpus's answer side; return them."""
+    corpus = read_records(answers_file)
+    asked = [r for r in dataset if r.original == INSTRUCTION]
+    if not corpus or not asked:
+        return []
+    index = ParagraphIndex(embedder, [r.id for r in corpus], [r.response for r in corpus])
+    for record, score in zip(asked, support_scores(index, [r.response for r in asked])):
+        record.support = score
+    return [r.support for r in asked]
+
+
+def run(params, base, iterations_dir, out, embeddings, prompt_files, metrics, answers=None, iteration=None, timing=None):
     final = iteration if iteration is not None else params.chain[-1]
     with timed(timing):
         prompts = load_prompts(prompt_files)
@@ -63,11 +83,14 @@ def run(params, base, iterations_dir, out, embeddings, prompt_files, metrics, it
             )
             dataset += records
         engine.close()
-        distances = embed_dataset(load_embedder(params.model.embedder, params.model.allow_hub), dataset, embeddings)
+        embedder = load_embedder(params.model.embedder, params.model.allow_hub)
+        distances = embed_dataset(embedder, dataset, embeddings)
+        supports = support_dataset(embedder, dataset, answers) if answers else []
         write_records(out, dataset)
         report["pairs"] = len(dataset)
         report["no_distance_rejected_reconstruction"] = len(dataset) - len(distances)
         report["distance"] = distance_stats(distances)
+        report["support_generated_answers"] = support_stats(supports)
         report["tokens_generated"] = sum(v["tokens_generated"] for k, v in report.items() if k.startswith("reconstruct_"))
         write_json(metrics, report)
         for name in ("questions", "answers"):
@@ -81,6 +104,7 @@ command = stage_command(
     option("--base", required=True, help="prepared base model folder"),
     option("--iterations", "iterations_dir", required=True, help="folder holding one folder per iteration"),
     option("--iteration", type=int, default=None, help="the iteration to reconstruct (default: the last)"),
+    option("--answers", help="the corpus's answer side (data/segments/answers.jsonl): each generated answer's support"),
     output("--out", required=True, help="Cycle-Inst dataset (JSONL) with distances"),
     output("--embeddings", required=True, help="embeddings of the original sides (.npy)"),
     PROMPTS,

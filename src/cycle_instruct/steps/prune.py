@@ -1,14 +1,16 @@
 """Prune (Cycle-Filt): k-means over the originals' embeddings, then inside every cluster drop
 the given fraction of pairs with the largest reconstruction distance. On top, if asked: drop
-pairs farther than prune.max_distance, and near-duplicates (each group keeps its closest pair)."""
+pairs farther than prune.max_distance, generated answers the corpus does not support (below
+prune.min_support), and near-duplicates (each group keeps its closest pair)."""
 
 import numpy as np
 
 from ..dedup import near_duplicates
 from ..distances import distance_histogram, distance_stats, load_embeddings
 from ..errors import UserError
-from ..pruning import NEAR_DUPLICATE, NO_DISTANCE, choose_k, cluster, drop_reasons, reason_counts
+from ..pruning import NEAR_DUPLICATE, NO_DISTANCE, UNSUPPORTED, choose_k, cluster, drop_reasons, reason_counts
 from ..records import read_records, timed, write_json, write_records
+from ..support import support_stats
 from . import METRICS, TIMING, option, output, stage_command
 
 # by_side's keys, named by the side that is real text: `original` is "instruction" when the question is real
@@ -16,8 +18,9 @@ SIDES = {"real_question": "instruction", "real_answer": "response"}
 
 
 def by_side(records, reasons) -> dict:
-    """The filter's counts and distances for each side apart: a side with much larger distances, or
-    pruned far more (or less) than the other, shows here and not in the pooled numbers."""
+    """The filter's counts, distances, relevances and supports for each side apart: a side with much
+    larger distances or weaker support, or pruned far more (or less) than the other, shows here and
+    not in the pooled numbers. Only generated answers have a support: the real-question side."""
     out = {}
     for name, original in SIDES.items():
         mine = [(r, why) for r, why in zip(records, reasons) if r.original == original]
@@ -30,6 +33,10 @@ def by_side(records, reasons) -> dict:
             "pruned_by_reason": reason_counts([why for _, why in mine]),
             "distance_kept": distance_stats(r.distance for r in kept),
             "distance_pruned": distance_stats(r.distance for r in dropped if r.distance is not None),
+            "relevance_kept": distance_stats(r.relevance for r in kept if r.relevance is not None),
+            "relevance_pruned": distance_stats(r.relevance for r in dropped if r.relevance is not None),
+            "support_kept": support_stats(r.support for r in kept),
+            "support_pruned": support_stats(r.support for r in dropped),
         }
     return out
 
@@ -48,6 +55,9 @@ def decide(cfg, records, vectors):
         labels = cluster(vectors[scored], k, cfg.seed, cfg.full_kmeans_max)
         clusters[scored] = labels
         reasons[scored] = drop_reasons(distances, labels, cfg.fraction, cfg.max_distance, sides)
+    if cfg.min_support > 0:  # of the pairs the filter keeps, the generated answers the corpus does not state
+        weak = [i for i, r in enumerate(records) if reasons[i] == "" and r.support is not None and r.support < cfg.min_support]
+        reasons[weak] = UNSUPPORTED
     if cfg.dedup != "off":
         alive = np.flatnonzero(reasons == "")
         dupes = near_duplicates(cfg.dedup, [records[i] for i in alive], vectors[alive], cfg.dedup_threshold, cfg.seed)
@@ -78,6 +88,7 @@ def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=Non
                 "pruned_by_reason": reason_counts(reasons),
                 "distance_kept": distance_stats(r.distance for r in kept),
                 "distance_pruned": distance_stats(r.distance for r in dropped if r.distance is not None),
+                "support_kept": support_stats(r.support for r in kept),
                 "rank": cfg.rank,
                 "by_side": by_side(records, reasons),
             },

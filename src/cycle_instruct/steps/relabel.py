@@ -6,6 +6,8 @@ about as well as its own ("Can you explain this?") is rejected as `generic` and 
 dropped, like every other rejected generation.
 """
 
+from dataclasses import replace
+
 from ..cycle import complete
 from ..embedding import load_embedder
 from ..engines import open_engine
@@ -13,20 +15,33 @@ from ..errors import UserError
 from ..fidelity import specificity
 from ..models import has_adapter
 from ..prompts import load_prompts
-from ..records import RESPONSE, read_records, timed, write_json, write_records
+from ..records import RESPONSE, read_jsonl, read_records, timed, write_json, write_records
 from ..resume import clear
+from ..retrieval import context_text
 from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
-def run(params, iteration, base, adapter, records_in, out, prompt_files, metrics, timing=None):
+def run(params, iteration, base, adapter, records_in, out, prompt_files, metrics, contexts_file=None, timing=None):
     with timed(timing):
         prompts = load_prompts(prompt_files)
         records = read_records(records_in)
+        retrieved = read_contexts(contexts_file, records) if contexts_file and params.relabel.context == "retrieved" else {}
         engine = open_engine(base, params.generate, params.train.lora_r if has_adapter(adapter) else None, len(records))
         relabelled, stats = complete(
-            engine, records, params.generate, prompts, reads="original", iteration=iteration, adapter=adapter, resume_as=out
+            engine,
+            records,
+            params.generate,
+            prompts,
+            reads="original",
+            iteration=iteration,
+            adapter=adapter,
+            resume_as=out,
+            contexts={id_: context_text([p["text"] for p in paragraphs]) for id_, paragraphs in retrieved.items()},
         )
         engine.close()
+        if retrieved:  # which paragraphs each pseudo-answer was written from, for show and the card
+            relabelled = [replace(r, retrieved=[p["id"] for p in retrieved[r.id]]) for r in relabelled]
+            stats["grounded"] = len(retrieved)
         if any(r.original == RESPONSE for r in relabelled):  # pseudo-questions: drop the generic ones
             embedder = load_embedder(params.model.embedder, params.model.allow_hub)
             relabelled, stats = drop_generic(relabelled, stats, embedder, params.generate.min_specificity)
@@ -37,6 +52,17 @@ def run(params, iteration, base, adapter, records_in, out, prompt_files, metrics
         write_records(out, relabelled)
         write_json(metrics, stats)
         clear(out)
+
+
+def read_contexts(path, records) -> dict[str, list[dict]]:
+    """The retrieve stage's paragraphs per question id; every question must have them."""
+    rows = {row["id"]: row["paragraphs"] for row in read_jsonl(path)}
+    missing = [r.id for r in records if r.id not in rows]
+    if missing:
+        raise UserError(
+            f"{path}: no retrieved paragraphs for {len(missing)} questions (first: {missing[0]}); it is stale: dvc repro retrieve"
+        )
+    return rows
 
 
 def drop_generic(records, stats, embedder, min_specificity):
@@ -65,6 +91,9 @@ command = stage_command(
     option("--base", required=True, help="prepared base model folder"),
     option("--adapter", required=True, help="LoRA adapter folder (iteration 0: none)"),
     option("--records", "records_in", required=True, help="records with one side filled"),
+    option(
+        "--contexts", "contexts_file", help="the retrieve stage's paragraphs per question (used with relabel.context: retrieved)"
+    ),
     output("--out", required=True),
     PROMPTS,
     METRICS,
