@@ -1,172 +1,255 @@
-"""Benchmark: what the pipeline keeps from real documentation, before and after issue 12.
+"""Benchmark: are pseudo-answers grounded in the documents (relabel.context: retrieved) better than
+answers from the question alone (none, the paper)? And reformat on against off.
 
-Runs the whole pipeline (`dvc repro prune`, in a temp git + DVC project) on a sample of real
-documentation (the docutils FAQ's first sections in .rst and a pip Markdown page,
-`tests/data/docs/`), once per checkout:
+On real FAQs (benchmarks/data/faqs/ and the Sphinx and docutils FAQs of tests/data/docs/; never the
+Python or Debian FAQ), read by the segment stage as a user's corpus would be:
 
-- `after`: this checkout, with its defaults;
-- `before`: the commit given by `--before` (default: the last one before issue 12's readers,
-  question rule and checks), read the way it could read these files: `.rst` renamed `.txt`.
+1. Pseudo-answers. The base model (iteration 1's M_QA) answers every real question, once from the question
+   alone and once with the retrieved paragraphs, through the pipeline's own code (cycle.complete, the
+   retrieve stage's index and budget). Each FAQ's gold answer, the paragraphs that follow a question
+   heading up to the next question, is used only to score: the cosine of the generated answer to it, next
+   to the cosine to another question's gold (shuffled baseline). Also: rejected generations by reason,
+   the support score (support.py), and the time. 20 answers of each setting (seeded) are judged by hand
+   in benchmarks/data/faqs/labels.jsonl: the share judged invented, and how well the support score finds
+   them (precision and recall of `support < 0.5`, next to an embedding score: the answer's best cosine to
+   a corpus paragraph).
+2. The pipeline. `dvc repro prune` in temp projects on the gunicorn and pylint FAQs with (context, reformat)
+   = (none, on), (retrieved, on), (retrieved, off): kept and pruned pairs per side, median support of the
+   kept generated answers, and the wall time.
 
-Both runs use the same small settings (one iteration, the embedded SmolLM2-135M). For each it
-prints: question segments and their precision on the hand-labelled sample
-(tests/data/question_labels.jsonl, under the run's question rule), the share of kept pairs
-with markup outside code blocks, assistant boilerplate or a copied side (the goal is 0), the relevance (cosine of
-instruction and response embeddings) of kept versus pruned pairs, and 10 random kept pairs.
-
-    python benchmarks/quality.py [--only before|after] [--before COMMIT] [--keep DIR]
+    python benchmarks/quality.py [--questions N] [--skip-pipeline] [--keep DIR] [--write-labels]
 """
 
+import hashlib
 import json
 import random
-import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import click
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from cycle_instruct.cycle import is_copy  # noqa: E402
-from cycle_instruct.embedding import load_embedder  # noqa: E402
-from cycle_instruct.fidelity import without_code  # noqa: E402
-from cycle_instruct.generate import reject_reason  # noqa: E402
-from cycle_instruct.params import EMBEDDED_EMBEDDER  # noqa: E402
+from cycle_instruct.cycle import complete  # noqa: E402
+from cycle_instruct.embedding import embed, load_embedder  # noqa: E402
+from cycle_instruct.engines import open_engine  # noqa: E402
+from cycle_instruct.models import prepare_base  # noqa: E402
+from cycle_instruct.params import EMBEDDED_BASE, load_params  # noqa: E402
 from cycle_instruct.project import make_project  # noqa: E402
-from cycle_instruct.quality import relevance  # noqa: E402
-from cycle_instruct.records import read_records  # noqa: E402
+from cycle_instruct.prompts import shipped_prompts  # noqa: E402
+from cycle_instruct.records import read_records, write_records  # noqa: E402
+from cycle_instruct.retrieval import ParagraphIndex, context_text, fill_budget  # noqa: E402
+from cycle_instruct.steps import segment  # noqa: E402
+from cycle_instruct.support import support_scores  # noqa: E402
 
-# (file, lines): the docutils FAQ's first sections (its questions are headings, as in most FAQs;
-# the whole file is 1,280 lines, too many for a 2-core CPU in minutes) and a Markdown page
-DOCS = [(ROOT / "tests/data/docs/docutils/FAQ.rst", 550), (ROOT / "tests/data/docs/pip/getting-started.md", None)]
-BEFORE = "a72302a"  # main before this issue's readers, question rule and fidelity checks
-SETTINGS = {  # small enough for a 2-core CPU in minutes; the same for both runs
+from machine import describe  # noqa: E402
+
+FAQS = ROOT / "benchmarks/data/faqs"
+LABELS = FAQS / "labels.jsonl"
+CORPUS = [*sorted(FAQS.glob("*/faq.*")), ROOT / "tests/data/docs/sphinx/faq.rst", ROOT / "tests/data/docs/docutils/FAQ.rst"]
+PIPELINE_CORPUS = [FAQS / "gunicorn/faq.md", FAQS / "pylint/faq.rst"]
+SETTINGS = ("none", "retrieved")
+PIPELINES = {  # name: (relabel.context, reformat.enabled)
+    "none, reformat on": ("none", True),
+    "retrieved, reformat on": ("retrieved", True),
+    "retrieved, reformat off": ("retrieved", False),
+}
+SMALL = {  # the pipeline runs: one iteration, small enough for a 2-core CPU
     "iterations": {"1": {"prev": 0}},
-    "generate": {"max_new_tokens": 64, "engine": "hf"},  # the engine the demo uses; a72302a cannot resume on vLLM
-    "reformat": {"max_new_tokens": 96},
+    "generate": {"max_new_tokens": 96},
     "train": {"cutoff": 256},
     "prune": {"min_cluster_size": 8},
 }
-# markup a reader should have removed: rst underlines, roles, ``literals``, directives,
-# trailing ::, Markdown headings, links and fences, HTML tags
-MARKUP = re.compile(
-    r"^[=\-~^\"'`#*+]{4,}\s*$|:[a-z]+:`|``\S|^\s*\.\. [\w|-]+::|^\s*\.\. _|::\s*$|^#{1,6} |\]\([^)]*\)|^```|</?[a-z][a-z0-9]*(\s[^>]*)?>",
-    re.MULTILINE,
-)
+SAMPLE = 20  # answers judged by hand per setting
 
 
-def run_pipeline(name: str, source: Path, work: Path) -> Path:
-    if (work / name / "data/final/cycle_filt.jsonl").exists():  # --keep DIR of an earlier run: measure it again
-        return work / name
-    corpus = {
-        f"data/raw/{p.parent.name}/{p.stem}{'.txt' if name == 'before' and p.suffix != '.md' else p.suffix}": "\n".join(
-            p.read_text().split("\n")[:lines]
-        )
-        + "\n"
-        for p, lines in DOCS
-    }
-    project = make_project(work / name, SETTINGS, None, corpus, source=source)
-    start = time.perf_counter()
-    run = subprocess.run(["dvc", "repro", "prune"], cwd=project, capture_output=True, text=True)
-    if run.returncode:
-        sys.exit(f"{name}: dvc repro failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
-    print(f"{name}: pipeline ran in {time.perf_counter() - start:.0f} s ({project})", flush=True)
-    return project
+def faq_segments(work: Path, files: list[Path]) -> tuple[list, list, dict]:
+    """(questions, answer paragraphs, gold answer per question id), as the segment stage reads the FAQs."""
+    raw = work / "raw"
+    for f in files:
+        (raw / f.parent.name).mkdir(parents=True, exist_ok=True)
+        (raw / f.parent.name / f.name).write_text(f.read_text())
+    params = load_params(ROOT / "params.yaml").but(segment={"input": str(raw)})
+    out = work / "segments"
+    segment.run(params, out / "q.jsonl", out / "a.jsonl", out / "g.jsonl", out / "t.jsonl", out / "m.json")
+    questions, answers = read_records(out / "q.jsonl"), read_records(out / "a.jsonl")
+    by_doc = defaultdict(list)
+    for r in questions + answers:
+        by_doc[r.source["doc"]].append(r)
+    gold = {}
+    for records in by_doc.values():
+        records.sort(key=lambda r: r.source["paragraph"])
+        for i, r in enumerate(records):
+            if r.original != "instruction":
+                continue
+            following = []
+            for nxt in records[i + 1 :]:
+                if nxt.original == "instruction":
+                    break
+                following.append(nxt.response)
+            if following:
+                gold[r.id] = " ".join(following)[:1500]
+    return [q for q in questions if q.id in gold], answers, gold
 
 
-def question_precision(rule: str) -> tuple[float, int, int]:
-    """Precision of question segments on the hand-labelled sample, under `rule` (blocks as the
-    readers give them, with the code and cited spans the rule looks at)."""
-    from collections import Counter
-
-    from cycle_instruct import readers
-    from cycle_instruct.questions import why_not
-
-    data = ROOT / "tests/data"
-    labels = [json.loads(line) for line in (data / "question_labels.jsonl").read_text().splitlines() if line.strip()]
-    blocks = {}
-    for file in {row["file"] for row in labels}:
-        for block in readers.read(readers.markup_of(Path(file).suffix), (data / file).read_text(), file, Counter()):
-            blocks[file, block.text] = block
-    called = [
-        row["label"]
-        for row in labels
-        if why_not(row["text"], rule, blocks[row["file"], row["text"]].code, blocks[row["file"], row["text"]].cited) is None
-    ]
-    return (sum(called) / len(called) if called else 0.0), sum(called), len(called)
+def answer_key(setting: str, record) -> str:
+    """What a hand label belongs to: the setting, the question and the exact answer it judged."""
+    return hashlib.sha256(f"{setting}\n{record.instruction}\n{record.response}".encode()).hexdigest()[:16]
 
 
-def measure(name: str, project: Path, embedder) -> dict:
-    segment = json.loads((project / "metrics/segment.json").read_text())
-    kept, pruned = read_records(project / "data/final/cycle_filt.jsonl"), read_records(project / "data/final/pruned.jsonl")
-    rule = "contains" if name == "before" else yaml_value(project / "params.yaml", "segment", "question_rule")
-    precision, real, called = question_precision(rule)
-
-    def share(test) -> str:
-        hits = sum(1 for r in kept if test(r))
-        return f"{hits}/{len(kept)}"
-
-    keep_rel, prune_rel = relevance(embedder, kept), relevance(embedder, pruned)
-    return {
-        "question rule": rule,
-        "question segments": segment.get("questions"),
-        "answer segments": segment.get("answers"),
-        "question precision (labelled sample)": f"{precision:.2f} ({real}/{called})",
-        "kept pairs": len(kept),
-        # outside code blocks: markup in one is an example (an rst FAQ showing rst) or code a model
-        # wrote, not markup a reader left behind; an unclosed fence still counts
-        "kept with markup": share(
-            lambda r: MARKUP.search(without_code(r.instruction)) or MARKUP.search(without_code(r.response))
-        ),
-        "kept with boilerplate": share(
-            lambda r: any(
-                reject_reason(t, "", "", reject_echo=False) in ("boilerplate", "template_leak")
-                for t in (r.instruction, r.response)
+def pseudo_answers(work: Path, n_questions: int, write_labels: bool) -> dict:
+    params = load_params(ROOT / "params.yaml")
+    questions, answers, gold = faq_segments(work, CORPUS)
+    random.Random(0).shuffle(questions)
+    questions = questions[:n_questions]
+    embedder = load_embedder(params.model.embedder)
+    index = ParagraphIndex(embedder, [a.id for a in answers], [a.response for a in answers])
+    contexts = {}
+    for q, found in zip(questions, index.nearest([q.instruction for q in questions], params.relabel.k)):
+        chosen = fill_budget(found, index.texts, params.relabel.context_chars)
+        contexts[q.id] = context_text([index.texts[p] for p, _ in chosen])
+    base = work / "base"
+    if not base.exists():
+        prepare_base(EMBEDDED_BASE, base)
+    engine = None
+    if not all((work / f"{setting}.jsonl").exists() for setting in SETTINGS):
+        engine = open_engine(base, params.generate, None, 10**6)  # the engine the stages would pick for a large run
+    prompts = shipped_prompts("forward", "forward_grounded")
+    labels = {row["key"]: row for row in map(json.loads, LABELS.read_text().splitlines())} if LABELS.exists() else {}
+    results, to_label = {}, []
+    for setting in SETTINGS:
+        saved = work / f"{setting}.jsonl"
+        if saved.exists():  # --keep DIR of an earlier run: score its answers again (with new labels)
+            out, (stats, seconds) = read_records(saved), json.loads(saved.with_suffix(".json").read_text())
+        else:
+            start = time.perf_counter()
+            # the answers the relabel stage would keep (rejected replies drop their question, counted by reason)
+            out, stats = complete(
+                engine, questions, params.generate, prompts, contexts=contexts if setting == "retrieved" else None
             )
-        ),
-        "kept with a copied side": share(lambda r: is_copy(r.instruction, r.response, 0.8)),
-        "relevance kept (mean cosine)": round(sum(keep_rel) / len(keep_rel), 3) if keep_rel else None,
-        "relevance pruned (mean cosine)": round(sum(prune_rel) / len(prune_rel), 3) if prune_rel else None,
-        "examples": random.Random(0).sample(kept, min(10, len(kept))),
-    }
+            seconds = time.perf_counter() - start
+            write_records(saved, out)
+            saved.with_suffix(".json").write_text(json.dumps([stats, seconds]))
+        vectors, gold_vectors = embed(embedder, [r.response for r in out]), embed(embedder, [gold[r.id] for r in out])
+        cosine, shuffled = (vectors * gold_vectors).sum(1), (vectors * np.roll(gold_vectors, 1, axis=0)).sum(1)
+        support = support_scores(index, [r.response for r in out])
+        nearest_cosine = index.search(vectors, 1)[0][:, 0]
+        sample = random.Random(1).sample(range(len(out)), min(SAMPLE, len(out)))
+        for i in sample:
+            key = answer_key(setting, out[i])
+            row = {"key": key, "setting": setting, "question": out[i].instruction, "answer": out[i].response}
+            to_label.append(labels.get(key, {**row, "gold": gold[out[i].id][:600], "invented": None, "note": ""}))
+        results[setting] = {
+            "questions": len(questions),
+            "accepted": len(out),
+            "seconds": seconds,
+            "rejected_by_reason": stats["rejected_by_reason"],
+            "cosine_to_gold": float(cosine.mean()),
+            "cosine_to_shuffled_gold": float(shuffled.mean()),
+            "support_median": float(np.median(support)),
+            "judged": [
+                (labels[k]["invented"], support[i], float(nearest_cosine[i]))
+                for i in sample
+                if (k := answer_key(setting, out[i])) in labels and labels[k]["invented"] is not None
+            ],
+        }
+    if engine:
+        engine.close()
+    if write_labels:  # the sampled answers, judged ones with their labels, new ones with invented null
+        LABELS.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in to_label))
+        print(f"{LABELS}: {len(to_label)} sampled answers; judge those with invented null", flush=True)
+    return results
 
 
-def yaml_value(path: Path, section: str, key: str):
-    import yaml
+def precision_recall(judged: list, score_index: int, threshold: float) -> tuple[float, float]:
+    """Flagging `score < threshold` as invented, against the hand labels."""
+    flagged = [inv for inv, *scores in judged if scores[score_index - 1] < threshold]
+    invented = sum(inv for inv, *_ in judged)
+    precision = sum(flagged) / len(flagged) if flagged else float("nan")
+    recall = sum(flagged) / invented if invented else float("nan")
+    return precision, recall
 
-    return yaml.safe_load(path.read_text())[section][key]
+
+def pipeline(work: Path) -> dict:
+    corpus = {f"data/raw/{f.parent.name}/{f.name}": f for f in PIPELINE_CORPUS}
+    results = {}
+    for name, (context, reformat) in PIPELINES.items():
+        folder = work / name.replace(", ", "-").replace(" ", "_")
+        overrides = {**SMALL, "relabel": {"context": context}, "reformat": {"enabled": reformat}}
+        project = make_project(folder, overrides, work / "dvc-cache", corpus)
+        start = time.perf_counter()
+        run = subprocess.run(["dvc", "repro", "prune"], cwd=project, capture_output=True, text=True)
+        if run.returncode:
+            sys.exit(f"{name}: dvc repro failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+        prune = json.loads((project / "metrics/prune.json").read_text())
+        results[name] = {"seconds": time.perf_counter() - start, "by_side": prune["by_side"], "project": project}
+        print(f"{name}: {results[name]['seconds']:.0f} s", flush=True)
+    return results
 
 
 @click.command()
-@click.option("--only", type=click.Choice(["before", "after"]), help="run one side only")
-@click.option("--before", "before_commit", default=BEFORE, show_default=True, help="the commit to measure as 'before'")
-@click.option("--keep", type=click.Path(file_okay=False), help="folder to keep the projects in (default: a temp folder)")
-def main(only, before_commit, keep):
-    work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench-quality-"))
+@click.option("--questions", "n_questions", default=120, show_default=True, help="real questions answered per setting")
+@click.option("--skip-pipeline", is_flag=True, help="only the pseudo-answers (part 1)")
+@click.option("--write-labels", is_flag=True, help=f"write the sampled answers to {LABELS.relative_to(ROOT)} to judge")
+@click.option("--keep", type=click.Path(file_okay=False), help="folder to keep the work in (default: a temp folder)")
+def main(n_questions, skip_pipeline, write_labels, keep):
+    print(describe(), flush=True)
+    work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench-grounding-"))
     work.mkdir(parents=True, exist_ok=True)
-    sides = [only] if only else ["before", "after"]
-    results = {}
-    for name in sides:
-        source = ROOT if name == "after" else work / "before-checkout"
-        if name == "before" and not source.exists():
-            source.mkdir()
-            archive = subprocess.run(["git", "archive", before_commit], cwd=ROOT, capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
-        results[name] = measure(name, run_pipeline(name, source, work), load_embedder(EMBEDDED_EMBEDDER))
-    docs = ", ".join(f"{p.relative_to(ROOT)}" + (f" (first {lines} lines)" if lines else "") for p, lines in DOCS)
-    print(f"\ncorpus: {docs}; settings: {json.dumps(SETTINGS)}\n")
-    print("| | " + " | ".join(sides) + " |\n|---|" + "---|" * len(sides))
-    for key in results[sides[0]]:
-        if key != "examples":
-            print(f"| {key} | " + " | ".join(str(results[s][key]) for s in sides) + " |")
-    for name in sides:
-        print(f"\n10 random kept pairs ({name}):")
-        for r in results[name]["examples"]:
-            print(f"- Q: {r.instruction[:200]!r}\n  A: {r.response[:200]!r}  (distance {r.distance})")
+    answers = pseudo_answers(work / "answers", n_questions, write_labels)
+    none, grounded = answers["none"], answers["retrieved"]
+    print(
+        f"\nPseudo-answers of the base model to {none['questions']} real FAQ questions ({', '.join(str(f.relative_to(ROOT)) for f in CORPUS)})\n"
+    )
+    print("| | none (the paper) | retrieved |\n|---|---|---|")
+    row = lambda label, key, fmt="{:.3f}": print(f"| {label} | {fmt.format(none[key])} | {fmt.format(grounded[key])} |")  # noqa: E731
+    row("cosine to the gold answer (mean)", "cosine_to_gold")
+    row("cosine to another question's gold (shuffled baseline)", "cosine_to_shuffled_gold")
+    row("answers accepted by our checks", "accepted", "{}")
+    print(f"| rejected by reason | {none['rejected_by_reason']} | {grounded['rejected_by_reason']} |")
+    row("median support of the accepted answers", "support_median")
+    for s in (none, grounded):
+        s["invented"] = f"{sum(j[0] for j in s['judged'])}/{len(s['judged'])}" if s["judged"] else "not judged"
+    row("judged invented (hand labels, sample)", "invented", "{}")
+    row("generation time (s)", "seconds", "{:.0f}")
+    print(
+        f"\ntime ratio retrieved / none: {grounded['seconds'] / none['seconds']:.2f}x; cosine gain: {grounded['cosine_to_gold'] - none['cosine_to_gold']:+.3f}"
+    )
+    judged = none["judged"] + grounded["judged"]
+    if judged:
+        print(f"\nThe support score against {len(judged)} hand labels ({sum(j[0] for j in judged)} invented):\n")
+        print("| flag as invented | precision | recall |\n|---|---|---|")
+        for label, i, t in (
+            ("support < 0.5", 1, 0.5),
+            ("support < 0.6", 1, 0.6),
+            ("best paragraph cosine < 0.5", 2, 0.5),
+            ("best paragraph cosine < 0.6", 2, 0.6),
+        ):
+            p, r = precision_recall(judged, i, t)
+            print(f"| {label} | {p:.2f} | {r:.2f} |")
+    if skip_pipeline:
+        return
+    runs = pipeline(work / "pipeline")
+    print(
+        f"\nThe pipeline (`dvc repro prune`) on {', '.join(str(f.relative_to(ROOT)) for f in PIPELINE_CORPUS)}, settings {json.dumps(SMALL)}\n"
+    )
+    print(
+        "| relabel.context, reformat | real question: kept / in | real answer: kept / in | pruned by reason (question; answer) | median support kept | wall time |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, r in runs.items():
+        q, a = r["by_side"]["real_question"], r["by_side"]["real_answer"]
+        why = lambda m: {k: v for k, v in m["pruned_by_reason"].items() if v}  # noqa: E731
+        print(
+            f"| {name} | {q['kept']} / {q['in']} | {a['kept']} / {a['in']} | {why(q)}; {why(a)} | {q['support_kept'].get('median')} | {r['seconds']:.0f} s |"
+        )
 
 
 if __name__ == "__main__":

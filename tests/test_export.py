@@ -70,6 +70,9 @@ def pairs(n: int, seed: int = 0) -> list[Record]:
                 raw=question if side == "instruction" else answer,
                 reconstruction="something",
                 distance=round(rng.random() * 1.2, 6),
+                relevance=round(rng.random(), 6),
+                support=round(rng.random(), 4) if side == "instruction" else None,  # a generated answer's
+                retrieved=[f"a{i + 1:06d}", f"a{i + 3:06d}"] if side == "instruction" else None,
             )
         )
     return out
@@ -177,6 +180,9 @@ def test_every_format_is_written_and_loads_in_datasets(project, tmp_path):
                 "source_doc": r.source["doc"],
                 "source_paragraph": r.source["paragraph"],
             }
+            grounded = next(row for row, rec in zip(rows, records) if rec.retrieved)
+            assert (grounded["support"], grounded["retrieved"]) == (records[1].support, records[1].retrieved)
+            assert first["support"] is None and first["retrieved"] is None and first["relevance"] == r.relevance
     plain = load_dataset("json", data_files=str(out / "messages.jsonl"), split="train", cache_dir=str(tmp_path))  # no card needed
     assert plain.column_names == ["id", "messages"]
 

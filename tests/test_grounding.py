@@ -10,7 +10,7 @@ from cycle_instruct.engines import HFEngine
 from cycle_instruct.prompts import forward_messages, load_prompts, shipped_prompts
 from cycle_instruct.records import Record, read_jsonl, read_records, write_records
 from cycle_instruct.retrieval import context_text, fill_budget
-from cycle_instruct.support import content_words, word_support
+from cycle_instruct.support import word_support
 
 from conftest import ROOT, options, run_stage, segment_outputs, shipped_params, write_params
 
@@ -169,7 +169,6 @@ def test_an_invented_answer_has_low_support_and_a_restated_one_high():
     assert word_support(invented, paragraphs) < 0.3
     assert word_support(restated, paragraphs) == 1.0
     assert word_support("It is.", paragraphs) == 1.0  # nothing to check: no content word
-    assert content_words("The CAPTCHA stands for, in 2009, a test") == {"captcha", "stands", "2009", "test"}
 
 
 @pytest.mark.slow
@@ -184,3 +183,12 @@ def test_support_scores_use_the_nearest_paragraphs_of_the_corpus():
     invented = "Sphinx renders PDF files through the Quartz engine of macOS, which ships the Helvetica Neue fonts."
     high, low = support_scores(index, [grounded, invented])
     assert high > 0.9 and low < 0.5
+
+
+def test_an_answer_that_cites_its_paragraphs_is_rejected_only_when_grounded():
+    from cycle_instruct.cycle import cites_context
+
+    for text in ("The passages provide a list of brokers.", "According to the text above, yes.", "See [2] for the option."):
+        assert cites_context(text), text
+    for text in ("Use the documentation of your broker.", "Set SENDFILE=0 in the environment.", "Pass --no-sendfile."):
+        assert not cites_context(text), text

@@ -335,3 +335,50 @@ def test_the_view_of_the_run_in_a_real_browser_offline(pristine):
         assert known["reconstruction"].split("\n")[0][:40] in page and known["source"]["doc"] in page
         urls = requested_urls(driver)
         assert f"{url}/" in urls and [u for u in urls if not u.startswith((url, "data:", "about:"))] == []
+
+
+def test_grounded_answers_support_and_the_side_report_end_to_end(project):
+    """relabel.context: retrieved and prune.min_support in a real `dvc repro`: the retrieve stage's
+    paragraphs reach every pseudo-answer, embed scores each generated answer's support, prune drops the
+    unsupported ones, and the card and show report the two sides."""
+    root, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["relabel"] = {"context": "retrieved", "k": 2, "context_chars": 2000}
+    params["prune"]["min_support"] = 0.5
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run = dvc("repro", cwd=root)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert {"retrieve", "relabel_answers@1", "relabel_answers@2", "embed", "prune"} <= set(ran_stages(run.stdout))
+    assert "relabel_questions@1" in ran_stages(run.stdout)  # M_AQ learnt from the new pseudo-answers
+
+    questions = [json.loads(line) for line in (root / "data/reformatted/questions.jsonl").read_text().splitlines()]
+    contexts = {row["id"]: row for row in map(json.loads, (root / "data/retrieved/contexts.jsonl").read_text().splitlines())}
+    assert set(contexts) == {q["id"] for q in questions}
+    answers = {json.loads(line)["id"] for line in (root / "data/segments/answers.jsonl").read_text().splitlines()}
+    assert all(1 <= len(row["paragraphs"]) <= 2 and {p["id"] for p in row["paragraphs"]} <= answers for row in contexts.values())
+    for k in ("1", "2"):
+        pseudo = [json.loads(line) for line in (root / f"data/iterations/{k}/pseudo_answers.jsonl").read_text().splitlines()]
+        assert pseudo and all(r["retrieved"] == [p["id"] for p in contexts[r["id"]]["paragraphs"]] for r in pseudo)
+
+    inst = [json.loads(line) for line in (root / "data/final/cycle_inst.jsonl").read_text().splitlines()]
+    assert all(isinstance(r["relevance"], float) for r in inst)
+    assert all((r["support"] is None) == (r["original"] == "response") for r in inst)  # generated answers only
+    assert all(0 <= r["support"] <= 1 for r in inst if r["support"] is not None)
+    kept = [json.loads(line) for line in (root / "data/final/cycle_filt.jsonl").read_text().splitlines()]
+    assert all(r["support"] is None or r["support"] >= 0.5 for r in kept)
+    prune = json.loads((root / "metrics/prune.json").read_text())
+    question = prune["by_side"]["real_question"]
+    assert question["pruned_by_reason"]["unsupported"] == prune["pruned_by_reason"]["unsupported"]
+    assert (
+        sum(question["pruned_by_reason"].values()) == question["pruned"]
+        and question["kept"] + question["pruned"] == question["in"]
+    )
+    assert question["support_kept"]["pairs"] == question["kept"]
+
+    card = (root / "data/export/README.md").read_text()
+    assert "median support kept" in card
+    first = next(r for r in inst if r["original"] == "instruction")  # every pseudo-answer was grounded
+    show = ["cycle-instruct", "show", "data/final/cycle_inst.jsonl", "--side", "question", "-n", "1"]
+    shown = subprocess.run(show, cwd=root, capture_output=True, text=True)
+    assert shown.returncode == 0 and f"support={first['support']}" in shown.stdout
+    assert f"    [{first['retrieved'][0]}] " in shown.stdout  # the paragraph's text, under the pair

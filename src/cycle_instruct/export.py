@@ -1,7 +1,7 @@
 """The final pairs (Cycle-Filt, then the optional judge) in the formats other tools read: one
 function per format, and FORMATS, the one table of them. `messages` is the conversational
 format that `tokenizer.apply_chat_template(row["messages"])` and TRL's SFTTrainer take as it is;
-`parquet` holds each pair's provenance (original side, iteration, distance, source).
+`parquet` holds each pair's provenance (original side, iteration, distance, relevance, support, source, retrieved paragraphs).
 """
 
 import hashlib
@@ -37,6 +37,9 @@ def to_row(r) -> dict:
         "source_paragraph": r.source.get("paragraph"),
         "raw": r.raw,
         "reconstruction": r.reconstruction,
+        "relevance": r.relevance,
+        "support": r.support,
+        "retrieved": r.retrieved,
     }
 
 
@@ -53,7 +56,8 @@ FORMATS = {  # export.formats (params.py's EXPORT_FORMATS names them too: tests/
     "parquet": Format(
         "train.parquet",
         to_row,
-        "id, instruction, response, original, iteration, distance, source_doc, source_paragraph, raw, reconstruction",
+        "id, instruction, response, original, iteration, distance, source_doc, source_paragraph, raw, reconstruction, relevance,"
+        " support, retrieved",
     ),
 }
 JSONL_FORMATS = [name for name, f in FORMATS.items() if f.file.endswith(".jsonl")]  # one JSON line per pair
@@ -87,6 +91,9 @@ def write_parquet(path, rows: list[dict]) -> None:
             ("source_paragraph", pa.int64()),
             ("raw", pa.string()),
             ("reconstruction", pa.string()),
+            ("relevance", pa.float64()),
+            ("support", pa.float64()),
+            ("retrieved", pa.list_(pa.string())),
         ]
     )
     with atomic_path(path) as tmp:

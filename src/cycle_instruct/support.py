@@ -2,7 +2,7 @@
 
 The cycle filter cannot tell an invented answer from a true one: an answer that names the topic
 rebuilds its question well whatever it claims. The documents can. A pseudo-answer's support is the
-share of its content words (lower-cased words and numbers, English stop words left out) that occur
+share of its content words (English stop words left out, words compared on their first five letters) that occur
 in the corpus paragraphs nearest to it (by the sentence embedder, over the answer side). An answer
 written from the documents reuses their words; an invented one brings its own names, numbers and
 terms ("Sudo (Debug and Sync)", "Computer Assisted Proof of Concept"), which no nearby paragraph has.
@@ -11,28 +11,18 @@ Embedding similarity alone was measured and separates worse (docs/grounding.md):
 invents facts about the right topic is still close to that topic's paragraphs.
 """
 
-import re
-
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from .embedding import embed_chunks
+from .fidelity import content_kept
 
-WORD = re.compile(r"[a-z0-9][a-z0-9_'+-]*[a-z0-9]|[a-z0-9]")
 NEAREST = 5  # paragraphs an answer is checked against
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS and len(w) > 1}
-
-
 def word_support(answer: str, paragraphs: list[str]) -> float:
-    """Share of the answer's content words that occur in `paragraphs` (1.0 for an answer without any)."""
-    words = content_words(answer)
-    if not words:
-        return 1.0
-    found = set().union(*(content_words(p) for p in paragraphs)) if paragraphs else set()
-    return len(words & found) / len(words)
+    """Share of the answer's content words (fidelity.content_words: no stop words, first five letters)
+    that occur in `paragraphs` (1.0 for an answer without any)."""
+    return content_kept("\n\n".join(paragraphs), answer)
 
 
 def support_scores(index, answers: list[str], k: int = NEAREST) -> list[float]:
