@@ -106,6 +106,7 @@ PIPELINE_OUTPUTS = (
     "data/iterations",
     "data/final",
     "data/judge",
+    "data/decontaminate",
     "data/export",
     "metrics",
     "eval/data",
@@ -564,6 +565,57 @@ class ExportParams(Section):
         return v
 
 
+class BenchmarkSource(Section):
+    name: str = Field(
+        description="The benchmark's name in metrics/decontaminate.json and the dataset card (letters, digits, _ and -)."
+    )
+    file: str | None = Field(
+        default=None, description="A local JSONL or Parquet file of evaluation items (give `file` or `task`, not both)."
+    )
+    task: str | None = Field(
+        default=None,
+        description="An lm-evaluation-harness task (or group) whose documents are the items: read offline from the datasets cache, "
+        "or from the hub with `model.allow_hub`.",
+    )
+    fields: list[str] = Field(
+        default_factory=list,
+        description="The fields of a `file`'s items whose text is checked (each item must have them all); tasks use their own "
+        "prompt and target text.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return _safe_names([v], "decontaminate.against")[0]
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.file is None) == (self.task is None):
+            raise ValueError(f"benchmark '{self.name}': give either file or task")
+        if self.file is not None and not self.fields:
+            raise ValueError(f"benchmark '{self.name}': a file needs fields (the item fields whose text is checked)")
+        return self
+
+
+class DecontaminateParams(Section):
+    against: list[BenchmarkSource] = Field(
+        description="Evaluation items no training pair may share an n-gram with: `{name, file, fields}` or `{name, task}`. "
+        "`[]` (the default) passes every pair through and loads nothing."
+    )
+    ngram: Positive = Field(
+        description="Words in the shared sequence that marks a pair contaminated (lowercased, punctuation ignored); 13 as in "
+        "lm-evaluation-harness's decontamination and GPT-3. Items shorter than this are matched whole."
+    )
+
+    @field_validator("against")
+    @classmethod
+    def _unique(cls, v):
+        names = [b.name for b in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"benchmark names must be unique: {names}")
+        return v
+
+
 class JudgeParams(Section):
     enabled: bool = Field(
         description=(
@@ -636,6 +688,9 @@ class Params(Section):
         )
     )
     judge: JudgeParams = Field(description="The optional judge after the filter.")
+    decontaminate: DecontaminateParams = Field(
+        description="Drop the pairs that share an n-gram with an evaluation item (between prune and the judge)."
+    )
     export: ExportParams = Field(description="`data/export/`: the final pairs in common formats, with a dataset card.")
     eval: EvalParams = Field(description="The evaluation pipeline (`eval/dvc.yaml`): the paper's comparison of methods.")
 
