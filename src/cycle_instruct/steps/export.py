@@ -46,6 +46,7 @@ def run(params, dataset, metrics_dir, out, timing=None):
             "train": params.train,
             "iterations": params.iterations,
             "prune": params.prune,
+            "decontaminate": params.decontaminate,
             "export": cfg,
         }
         run_info = {"dataset": Path(dataset).as_posix(), **provenance()}
