@@ -639,6 +639,24 @@ class SeedSpec(Section):
     ]
 
 
+class BenchmarkParams(Section):
+    tasks: list[str] = Field(
+        description="lm-evaluation-harness tasks (or groups) the benchmark stage runs on every method's model: `cycle_heldout` is "
+        "the local multiple-choice task built from the held-out split (offline, the CPU profile); the paper's set is in "
+        "docs/evaluation.md (`mmlu`, `bbh_fewshot`, `bigbench_crass_ai_multiple_choice`, `drop`; they need `model.allow_hub` or a "
+        "filled datasets cache)."
+    )
+    num_fewshot: Annotated[int, Field(ge=0, description="Few-shot examples per prompt (0: each task's own default).")]
+    limit: Annotated[int, Field(ge=0, description="Documents per task at most (0: every document).")]
+    batch_size: Positive = Field(description="lm-eval's batch size.")
+    chat_template: bool = Field(
+        description="Wrap each prompt in the model's chat template (the adapters were trained in it); false: plain text."
+    )
+    include: list[str] = Field(
+        description="Folders of your own lm-eval task YAMLs (with local data files), put on lm-eval's include path."
+    )
+
+
 class EvalParams(Section):
     seed: int = Field(description="Seeds the evaluation's sampling of SFT subsets and seed pairs.")
     sft: dict[str, Percent] = Field(
@@ -657,6 +675,12 @@ class EvalParams(Section):
         )
     )
     judge: bool = Field(description="Also rate every pair 1-5 with the base model (slow on CPU).")
+    benchmarks: BenchmarkParams = Field(description="The benchmark stage: lm-evaluation-harness on every method's model.")
+    compare_to: list[str] = Field(
+        description="Methods every other method is compared with, paired on the same test items (paired bootstrap: difference "
+        "and 95% interval); the paper's references are all_sft and rand5. Names not in `eval.methods` are skipped."
+    )
+    bootstrap: Positive = Field(description="Resamples of the paired bootstrap.")
 
     @field_validator("sft", "seeds", mode="before")
     @classmethod
