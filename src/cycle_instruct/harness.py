@@ -13,7 +13,7 @@ import yaml
 
 from .errors import UserError
 
-INSTALL = "lm-evaluation-harness is not installed: pip install 'cycle-instruct[bench]' (or pip install 'lm-eval>=0.4.8,<0.5')"
+INSTALL = "lm-evaluation-harness is not installed: pip install 'cycle-instruct[bench]' (or pip install 'lm-eval>=0.4.13,<0.5')"
 
 
 def require_lm_eval():
@@ -39,7 +39,7 @@ def task_manager(include: list[str] | None = None, names: list[str] = ()):
 
     from lm_eval.tasks import TaskManager
 
-    logging.getLogger("lm_eval").setLevel(logging.WARNING)
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its notes on task configs would bury our one-line errors
     for folder in include or []:
         if not os.path.isdir(folder):
             raise UserError(f"{folder}: no such folder of task YAMLs (eval.benchmarks.include)")
