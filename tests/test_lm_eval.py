@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from cycle_instruct.benchmarks import heldout_rows
+from cycle_instruct.benchmarks import backend, heldout_rows, model_args
 from cycle_instruct.bootstrap import paired_bootstrap
 from cycle_instruct.decontaminate import Index, words
 from cycle_instruct.records import Record, read_records, write_records
@@ -145,3 +145,16 @@ def test_words_ignore_case_and_punctuation():
     assert index.add("b", [["Hello, World! again"], ["hi"]]) == 1
     assert words("HELLO world... Again") == ["hello", "world", "again"]
     assert index.match(Record(id="x", original="response", response="-- hello WORLD, again --")) == ("b", "hello world again")
+
+
+def test_the_backend_follows_the_engine_and_takes_the_adapter():
+    from conftest import shipped_params
+
+    generate = shipped_params().generate
+    assert backend("hf", True, True) == "hf" and backend("vllm", False, True) == "vllm"
+    assert backend("auto", True, True) == "vllm" and backend("auto", False, True) == "hf" and backend("auto", True, False) == "hf"
+    hf = model_args("hf", "base", "adapters/all_sft", generate, 8, cuda=False)
+    assert hf == {"pretrained": "base", "device": "cpu", "dtype": "float32", "peft": "adapters/all_sft"}
+    assert "peft" not in model_args("hf", "base", None, generate, 8, cuda=False)
+    vllm = model_args("vllm", "base", "adapters/all_sft", generate, 12, cuda=True)
+    assert vllm["lora_local_path"] == "adapters/all_sft" and vllm["max_lora_rank"] == 16

@@ -67,7 +67,8 @@ def model_args(kind: str, base: str, adapter: str | None, generate, lora_r: int,
             "seed": generate.seed,
         }
         if adapter:
-            args.update(enable_lora=True, lora_local_path=adapter, max_lora_rank=max(8, lora_r))
+            ranks = (8, 16, 32, 64, 128, 256, 320, 512)  # the ranks vLLM accepts for max_lora_rank
+            args.update(lora_local_path=adapter, max_lora_rank=next((r for r in ranks if r >= lora_r), lora_r))
         return args
     args = {"pretrained": base, "device": "cuda" if cuda else "cpu", "dtype": "auto" if cuda else "float32"}
     if adapter:
