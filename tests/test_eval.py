@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TINY, dvc, make_project, ran_stages
+from conftest import TINY, dvc, make_project, ran_stages, run_stage
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).parent / "data"
@@ -142,7 +142,8 @@ def test_every_method_is_benchmarked_through_lm_eval(evaluated):
     test = read_jsonl(root / "data/segments/test.jsonl")
     assert [t["question"] for t in task] == [t["instruction"] for t in test]
     assert all(
-        len(t["choices"]) == 3 and t["response"].split()[:5] == t2["choices"][t2["gold"]].split()[:5] for t, t2 in zip(test, task)
+        len(t2["choices"]) == 3 and t["response"].split()[:5] == t2["choices"][t2["gold"]].split()[:5]
+        for t, t2 in zip(test, task)
     )
     for method in METHODS:
         result = json.loads((root / f"eval/metrics/benchmarks/{method}.json").read_text())
@@ -176,42 +177,55 @@ def test_report_compares_methods_paired(evaluated):
 
 
 def test_decontamination_drops_exactly_the_pairs_made_from_benchmark_items(evaluated):
-    """Three corpus items planted in a local benchmark file (with three items the corpus does not hold): the pairs
-    made from them are dropped, no other, and only decontaminate and what follows it re-run. Runs last: it changes params."""
+    """Three corpus items planted in a local benchmark file (with three items the corpus does not hold): the stage drops
+    the pairs made from them and no other, and under dvc repro only it and what follows it re-run. Runs last: it
+    changes params. The pairs are the run's Cycle-Inst pairs (at CI size the filter may keep none of them)."""
     root, _ = evaluated
     corpus = read_jsonl(root / "data/raw/dolly.jsonl")
-    filt = read_jsonl(root / "data/final/cycle_filt.jsonl")
-    made_from = {}  # corpus line -> the pairs made from it
-    for pair in filt:
-        made_from.setdefault(int(pair["source"]["doc"].rsplit(":", 1)[1]), []).append(pair)
-    long_enough = lambda p: len(re.findall(r"\w+", p["raw"] or p[p["original"]])) >= 13  # noqa: E731
-    planted = [line for line, pairs in sorted(made_from.items()) if all(long_enough(p) for p in pairs)][:3]
-    assert len(planted) == 3, made_from
+    inst, filt = read_jsonl(root / "data/final/cycle_inst.jsonl"), read_jsonl(root / "data/final/cycle_filt.jsonl")
+    line_of = lambda pair: int(pair["source"]["doc"].rsplit(":", 1)[1])  # noqa: E731  (data/raw/dolly.jsonl:<line>)
+
+    def matchable(pair):  # the corpus field the pair's real side came from holds 13 words in a row
+        fields = ["instruction", "context"] if pair["original"] == "instruction" else ["response"]
+        return max(len(re.findall(r"\w+", corpus[line_of(pair) - 1][f] or "")) for f in fields) >= 13
+
+    planted = sorted({line_of(p) for p in inst if matchable(p)})[:3]
+    assert len(planted) == 3, inst
+    unrelated = "about the orbital mechanics of comets and the long bright tails they grow as they pass near the sun?"
     items = [corpus[line - 1] for line in planted] + [
-        {
-            "instruction": f"Unrelated benchmark question number {i} about the orbital mechanics of comets?",
-            "context": "",
-            "response": "x",
-        }
-        for i in range(3)
+        {"instruction": f"Benchmark question {i} {unrelated}", "context": "", "response": "x"} for i in range(3)
     ]
     (root / "bench").mkdir()
     (root / "bench/mine.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["decontaminate"]["against"] = [
-        {"name": "mine", "file": "bench/mine.jsonl", "fields": ["instruction", "context", "response"]}
-    ]
+    against = [{"name": "mine", "file": "bench/mine.jsonl", "fields": ["instruction", "context", "response"]}]
+    params["decontaminate"]["against"] = against
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    made_from = lambda pairs: {p["id"] for p in pairs if line_of(p) in planted and matchable(p)}  # noqa: E731
+    expected = made_from(inst)
+    assert len(expected) >= 3
+    out = ["--out", "decon/clean.jsonl", "--dropped", "decon/dropped.jsonl", "--metrics", "decon/m.json"]
+    result = run_stage("decontaminate.py", "--dataset", "data/final/cycle_inst.jsonl", *out, cwd=root)
+    assert result.returncode == 0, result.stderr
+    dropped = read_jsonl(root / "decon/dropped.jsonl")
+    assert {d["id"] for d in dropped} == expected and {(d["reason"], d["benchmark"]) for d in dropped} == {
+        ("decontaminated", "mine")
+    }
+    assert {p["id"] for p in read_jsonl(root / "decon/clean.jsonl")} == {p["id"] for p in inst} - expected
+    metrics = json.loads((root / "decon/m.json").read_text())
+    assert metrics["by_benchmark"]["mine"] == {
+        **metrics["by_benchmark"]["mine"],
+        "items": 6,
+        "too_short": 0,
+        "dropped": len(expected),
+    }
+    # the pipeline: decontaminate re-runs on the params change, the card reports its counts
     run = dvc("repro", cwd=root)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert ran_stages(run.stdout) == ["decontaminate", "judge", "export"]
-    dropped = read_jsonl(root / "data/decontaminate/dropped.jsonl")
-    expected = {p["id"] for line in planted for p in made_from[line]}
-    assert {d["id"] for d in dropped} == expected and all(d["reason"] == "decontaminated" for d in dropped)
-    kept = read_jsonl(root / "data/decontaminate/clean.jsonl")
-    assert {p["id"] for p in kept} == {p["id"] for p in filt} - expected
-    metrics = json.loads((root / "metrics/decontaminate.json").read_text())
-    assert metrics["by_benchmark"]["mine"]["dropped"] == len(expected) and metrics["by_benchmark"]["mine"]["items"] == 6
+    ran = ran_stages(run.stdout)
+    assert ran[0] == "decontaminate" and ran[-1] == "export" and set(ran) <= {"decontaminate", "judge", "export"}, ran
+    in_filt = made_from(filt)
+    assert {d["id"] for d in read_jsonl(root / "data/decontaminate/dropped.jsonl")} == in_filt
     card = (root / "data/export/README.md").read_text()
-    assert f"| `mine` | 6 | 0 | {len(expected)} |" in card
-    assert len(read_jsonl(root / "data/export/messages.jsonl")) == len(kept)
+    assert f"| `mine` | 6 | 0 | {len(in_filt)} |" in card
+    assert len(read_jsonl(root / "data/export/messages.jsonl")) == len(filt) - len(in_filt)
