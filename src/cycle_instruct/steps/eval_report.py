@@ -4,15 +4,19 @@ from pathlib import Path
 
 from ..distances import distance_histogram
 from ..records import atomic_path, read_json, read_records, write_json
-from ..report import iteration_trend, report_lines
+from ..report import benchmark_lines, comparison_lines, comparisons, iteration_trend, per_item_scores, report_lines
 from . import option, output, stage_command
 
 
-def run(params, downstream, quality, datasets, pruned_dir, report, plots_dir):
+def run(params, downstream, quality, datasets, pruned_dir, report, plots_dir, benchmarks, scores, samples):
     params.check_eval_methods()
     chain, methods = params.chain, params.eval.methods
     rows = {m: read_json(Path(downstream) / f"{m}.json") for m in methods}
     lines = report_lines(params.segment.input, methods, rows, read_json(quality), chain)
+    lines += benchmark_lines(methods, {m: read_json(Path(benchmarks) / f"{m}.json") for m in methods})
+    items = {m: per_item_scores(read_json(Path(scores) / f"{m}.json"), read_json(Path(samples) / f"{m}.json")) for m in methods}
+    refs, iters = [r for r in params.eval.compare_to if r in methods], params.eval.bootstrap
+    lines += comparison_lines(methods, refs, comparisons(methods, refs, items, iters, params.eval.seed), iters)
     with atomic_path(report) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     write_json(Path(plots_dir) / "iterations.json", iteration_trend(rows, chain))
@@ -32,4 +36,7 @@ command = stage_command(
     option("--pruned", "pruned_dir", required=True, help="folder of <iteration>/pruned.jsonl"),
     output("--report", required=True, help="markdown table"),
     output("--plots", "plots_dir", required=True),
+    option("--benchmarks", required=True, help="folder of <method>.json lm-eval metrics"),
+    option("--scores", required=True, help="folder of <method>.json per-item downstream scores"),
+    option("--samples", required=True, help="folder of <method>.json per-document lm-eval scores"),
 )

@@ -24,9 +24,10 @@ def run(params, dataset, metrics_dir, out, timing=None):
         optional = lambda path: read_json(path) if path.exists() else None  # noqa: E731
         metrics = {name: read_json(root / f"{name}.json") for name in ("segment", "reformat", "embed", "prune", "judge")}
         metrics["iterations"] = {str(k): iteration_metrics(root, k) for k in params.chain}
-        metrics["prepare_base"], metrics["distances"] = (
+        metrics["prepare_base"], metrics["distances"], metrics["decontaminate"] = (
             optional(root / "prepare_base.json"),
             optional(root / "plots" / "distances.json"),
+            optional(root / "decontaminate.json"),
         )
         if metrics["judge"]["kept"] != len(records):
             raise UserError(
@@ -45,6 +46,7 @@ def run(params, dataset, metrics_dir, out, timing=None):
             "train": params.train,
             "iterations": params.iterations,
             "prune": params.prune,
+            "decontaminate": params.decontaminate,
             "export": cfg,
         }
         run_info = {"dataset": Path(dataset).as_posix(), **provenance()}
