@@ -169,3 +169,25 @@ def test_prune_reasons_are_shown_only_when_prune_decision_gives_pruned_jsonl(tmp
         page = json.loads(db.execute("SELECT value FROM view_metadata").fetchone()[0])["description_html"]
     assert reasons == {"pruned": metrics["pruned"]} and clusters == 0
     assert "differs from data/final/pruned.jsonl" in page
+
+
+def test_decontaminated_pairs_show_as_pruned_with_their_reason(tmp_path):
+    """Pairs the decontaminate stage dropped after the filter: pruned, reason `decontaminated`, the rest as before."""
+    import importlib.util
+    import sqlite3
+
+    spec = importlib.util.spec_from_file_location("view_benchmark", ROOT / "benchmarks/view.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.synthesize(tmp_path, 200, 8)
+    kept = [json.loads(line) for line in (tmp_path / "data/final/cycle_filt.jsonl").read_text().splitlines()]
+    dropped = tmp_path / "data/decontaminate/dropped.jsonl"
+    dropped.parent.mkdir(parents=True)
+    rows = [{**r, "reason": "decontaminated", "benchmark": "mmlu", "ngram": "w " * 13} for r in kept[:2]]
+    dropped.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    params = load_params(ROOT / "params.yaml")
+    build(tmp_path, tmp_path / "run.db", params.prune, params.chain)
+    with sqlite3.connect(tmp_path / "run.db") as db:
+        marked = db.execute("SELECT id FROM pairs WHERE reason='decontaminated' AND status='pruned'").fetchall()
+        still_kept = db.execute("SELECT count(*) FROM pairs WHERE status='kept'").fetchone()[0]
+    assert sorted(i for (i,) in marked) == sorted(r["id"] for r in rows) and still_kept == len(kept) - 2

@@ -24,7 +24,7 @@ KEPT, PRUNED, JUDGED_OUT, REJECTED, PENDING = "kept", "pruned", "judged_out", "r
 PAIR_COLUMNS = (
     ("id", "TEXT PRIMARY KEY"),
     ("status", "TEXT"),  # kept, pruned, judged_out, rejected, pending
-    ("reason", "TEXT"),  # why it is not kept: prune's reason, judge, or the stage it did not come out of
+    ("reason", "TEXT"),  # why it is not kept: prune's reason, decontaminated, judge, or the stage it did not come out of
     ("stage", "TEXT"),  # the last stage whose output has the pair
     ("original", "TEXT"),  # the real side: instruction or response
     ("instruction", "TEXT"),
@@ -50,6 +50,7 @@ SIDES = {
 FINAL, PRUNED_FILE = "data/final/cycle_filt.jsonl", "data/final/pruned.jsonl"
 DATASET, EMBEDDINGS = "data/final/cycle_inst.jsonl", "data/final/embeddings.npy"
 PASSED, JUDGE_REJECTED = "data/judge/passed.jsonl", "data/judge/rejected.jsonl"
+CLEAN, DECONTAMINATED = "data/decontaminate/clean.jsonl", "data/decontaminate/dropped.jsonl"
 
 
 def side_steps(side: str, chain: list[int]) -> list[tuple[str, str]]:
@@ -80,6 +81,7 @@ def stage_outputs(chain: list[int]) -> list[tuple[str, list[str]]]:
     return out + [
         ("embed", [DATASET, EMBEDDINGS, "metrics/embed.json"]),
         ("prune", [FINAL, PRUNED_FILE, "metrics/prune.json"]),
+        ("decontaminate", [CLEAN, DECONTAMINATED, "metrics/decontaminate.json"]),
         ("judge", [PASSED, JUDGE_REJECTED, "metrics/judge.json"]),
     ]
 
@@ -185,6 +187,8 @@ def _load_pairs(db, root: Path, prune_params, chain) -> list[str]:
     if (root / PRUNED_FILE).exists():
         load(PRUNED_FILE, "prune", PRUNED, "pruned")
         warnings += _prune_reasons(db, root, prune_params)
+    if (root / DECONTAMINATED).exists():  # dropped after the filter for sharing an n-gram with a benchmark item
+        load(DECONTAMINATED, "decontaminate", PRUNED, "decontaminated")
     if (root / PASSED).exists():
         load(PASSED, "judge", KEPT)
     if (root / JUDGE_REJECTED).exists():
@@ -225,7 +229,8 @@ def _metrics_counts(root: Path, chain) -> list[tuple]:
     for k in chain:
         files += [(f"relabel_answers {k}", f"metrics/iterations/{k}/relabel_answers.json")]
         files += [(f"relabel_questions {k}", f"metrics/iterations/{k}/relabel_questions.json")]
-    files += [("embed", "metrics/embed.json"), ("prune", "metrics/prune.json"), ("judge", "metrics/judge.json")]
+    files += [("embed", "metrics/embed.json"), ("prune", "metrics/prune.json")]
+    files += [("decontaminate", "metrics/decontaminate.json"), ("judge", "metrics/judge.json")]
     rows = []
     for stage, path in files:
         if not (root / path).exists():
