@@ -41,6 +41,9 @@ BOILERPLATE = [  # kept as instructions on real documentation before this check 
     "Here is the response:\n\nLake Superior is the largest of the Great Lakes.",
     'The answer to the user\'s question is: "The Carolinas"',
     "GitHub Actions runs make html.\n\nIn this rewritten version, I've rephrased the original text to make it more concise.",
+    # SmolLM2 as reformatter on the gunicorn FAQ (benchmarks/quality.py)
+    "Verify the result: ```bash df /mem ```\n\nThis is a fluent, coherent response that is written in the requested format.",
+    "Inspect kernel logs.\n\nThis is a rewritten text that includes the original text in a coherent and coherent response.",
 ]
 NOT_BOILERPLATE = [  # ordinary questions and answers that share words with the patterns
     "How can I help you sleep better with a bedtime routine?",
@@ -52,6 +55,7 @@ NOT_BOILERPLATE = [  # ordinary questions and answers that share words with the 
     "In 1953 he worked as an assistant counsel to the Senate committee.",  # Dolly
     "I'm glad to hear the results; how do I share the report with my team?",
     "Here is the syntax: name = value.",
+    "This is a coherent design: the text widget and the response handler share one state.",
 ]
 
 

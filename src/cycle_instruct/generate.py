@@ -32,6 +32,7 @@ _BOILERPLATE = re.compile(
             r"\bthis (response|answer|text) is (a |the )?(response|answer|reply) to\b",
             r"\b(please )?(provide|share|give me) (the |your )(user'?s? )?(message|text|question|response)\b",
             r"\bin this (rewritten|revised) (version|text|question|response)\b",  # reformat's comment on its own rewrite
+            r"\bthis is a (fluent|coherent|rewritten|revised)(,? (and )?(fluent|coherent))? (text|response|version)\b",  # the same, appended
             r"\bI('m| am) (so )?glad (to (hear|know|see) that you|you('re| are) (interested|enjoying|finding|taking))\b",
             r"\bhere('s| is) (a |the |my )?(revised |rewritten |sample )?(version of )?(the |a )?(user'?s? )?(message|response|answer)\s*:",
             r"\bthe (answer|response) to the user'?s (question|message)\b",
