@@ -13,9 +13,11 @@ Python or Debian FAQ), read by the segment stage as a user's corpus would be:
    in benchmarks/data/faqs/labels.jsonl: the share judged invented, and how well the support score finds
    them (precision and recall of `support < 0.5`, next to an embedding score: the answer's best cosine to
    a corpus paragraph).
-2. The pipeline. `dvc repro prune` in temp projects on the gunicorn and pylint FAQs with (context, reformat)
-   = (none, on), (retrieved, on), (retrieved, off): kept and pruned pairs per side, median support of the
-   kept generated answers, and the wall time.
+2. The pipeline. `dvc repro prune` in temp projects on the gunicorn and pylint FAQs with relabel.context
+   none and retrieved: kept and pruned pairs per side (with prune.rank pooled and per_side), median
+   support of the kept generated answers, and the wall time. Then what reformat did to the real
+   answers: how many it rewrote, and the rewrites that gained or lost a negation, printed to read
+   (a small model's rewrite can invert an answer).
 
     python benchmarks/quality.py [--questions N] [--skip-pipeline] [--keep DIR] [--write-labels]
 """
@@ -23,6 +25,7 @@ Python or Debian FAQ), read by the segment stage as a user's corpus would be:
 import hashlib
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -59,8 +62,8 @@ SETTINGS = ("none", "retrieved")
 PIPELINES = {  # name: (relabel.context, reformat.enabled)
     "none, reformat on": ("none", True),
     "retrieved, reformat on": ("retrieved", True),
-    "retrieved, reformat off": ("retrieved", False),
 }
+NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|none)\b|n't\b", re.IGNORECASE)
 SMALL = {  # the pipeline runs: one iteration, small enough for a 2-core CPU
     "iterations": {"1": {"prev": 0}},
     "generate": {"max_new_tokens": 96},
@@ -196,6 +199,16 @@ def pipeline(work: Path) -> dict:
         results[name]["per_side"] = per_side_prune(folder)
         print(f"{name}: {results[name]['seconds']:.0f} s", flush=True)
     return results
+
+
+def reformat_rewrites(project: Path) -> dict:
+    """What reformat did to the real answers of a run with reformat on: rewrites kept, raw text kept
+    (rejected rewrites), and the kept rewrites whose negation differs from their paragraph's (a "not"
+    gained or lost: the cheap sign of an inverted meaning), with those rewrites to read."""
+    answers = read_records(project / "data/reformatted/answers.jsonl")
+    rewritten = [r for r in answers if r.raw is not None and r.response != r.raw]
+    flipped = [r for r in rewritten if bool(NEGATION.search(r.raw)) != bool(NEGATION.search(r.response))]
+    return {"answers": len(answers), "rewritten": len(rewritten), "negation_changed": flipped}
 
 
 def per_side_prune(project: Path) -> dict:
