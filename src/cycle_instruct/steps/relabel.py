@@ -41,7 +41,7 @@ def run(params, iteration, base, adapter, records_in, out, prompt_files, metrics
         engine.close()
         if retrieved:  # which paragraphs each pseudo-answer was written from, for show and the card
             relabelled = [replace(r, retrieved=[p["id"] for p in retrieved[r.id]]) for r in relabelled]
-            stats["grounded"] = len(retrieved)
+            stats["grounded"] = len(records)  # every question asked with its paragraphs (read_contexts checks)
         if any(r.original == RESPONSE for r in relabelled):  # pseudo-questions: drop the generic ones
             embedder = load_embedder(params.model.embedder, params.model.allow_hub)
             relabelled, stats = drop_generic(relabelled, stats, embedder, params.generate.min_specificity)
