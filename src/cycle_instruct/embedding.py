@@ -32,6 +32,11 @@ def load_embedder(spec: str, allow_hub: bool = False):
         raise load_error(spec, e, "set model.embedder in params.yaml to a sentence-transformers folder") from None
 
 
+def dimension(model) -> int:
+    """The length of the model's embeddings."""
+    return getattr(model, "get_embedding_dimension", model.get_sentence_embedding_dimension)()  # renamed in s-t 5.4
+
+
 def embed(model, texts: list[str], batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
     """Unit-length embeddings, so the L2 distance lies in [0, 2] whatever the model."""
     progress = len(texts) > batch_size if progress is None else progress

@@ -10,7 +10,7 @@ as segment left it, unpaired.
 import faiss
 import numpy as np
 
-from .embedding import embed_chunks
+from .embedding import dimension, embed_chunks
 
 
 class ParagraphIndex:
@@ -18,8 +18,7 @@ class ParagraphIndex:
 
     def __init__(self, embedder, ids: list[str], texts: list[str]):
         self.ids, self.texts, self.embedder = list(ids), list(texts), embedder
-        dim = getattr(embedder, "get_embedding_dimension", embedder.get_sentence_embedding_dimension)()
-        self.index = faiss.IndexFlatIP(dim)  # exact: a million 384-dim paragraphs search in seconds a batch
+        self.index = faiss.IndexFlatIP(dimension(embedder))  # exact: a million 384-dim paragraphs search in seconds a batch
         for _, block in embed_chunks(embedder, self.texts):
             self.index.add(np.ascontiguousarray(block, dtype=np.float32))
 

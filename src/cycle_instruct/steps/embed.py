@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..cycle import complete
 from ..distances import distance_stats, embeddings_file, l2_distances
-from ..embedding import embed, load_embedder
+from ..embedding import dimension, embed, load_embedder
 from ..engines import open_engine
 from ..prompts import load_prompts
 from ..records import INSTRUCTION, read_records, timed, write_json, write_records
@@ -48,7 +48,7 @@ def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096, pool=None) -
     else:
         from ..engines.ray_cluster import spread
 
-        dim, results = next(spread(pool, _dimension, [(0, ())]))[1], spread(pool, chunk_embeddings, jobs)
+        dim, results = next(spread(pool, dimension, [(0, ())]))[1], spread(pool, chunk_embeddings, jobs)
     found = {}
     with embeddings_file(embeddings, len(dataset), dim) as originals:
         with tqdm(total=len(dataset), desc="embed", unit="text", disable=len(dataset) <= chunk) as bar:
@@ -64,14 +64,6 @@ def embed_dataset(embedder, dataset, embeddings, chunk: int = 4096, pool=None) -
                     found[start] = d.tolist()
                 bar.update(len(block))
     return [value for start in sorted(found) for value in found[start]]
-
-
-def dimension(embedder) -> int:
-    return getattr(embedder, "get_embedding_dimension", embedder.get_sentence_embedding_dimension)()  # renamed in s-t 5.4
-
-
-def _dimension(embedder) -> int:
-    return dimension(embedder)
 
 
 def chunk_embeddings(embedder, originals: list[str], generated: list[str], reconstructions: list[str]):
