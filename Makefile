@@ -37,7 +37,7 @@ demo: setup
 test: setup
 	$(call install,$(TESTING))
 	$(MAKE) lint
-	$(PYTHON) -m pytest -v
+	$(PYTHON) -m pytest -v --durations=25
 
 unit:  # tests marked neither integration (DVC runs) nor slow (models, engines, training, stage subprocesses)
 	$(PYTHON) -m pytest -q -m "not integration and not slow"

@@ -121,6 +121,12 @@ def ran_stages(output: str) -> list[str]:
     return [name for name in names if name != ALWAYS_RUNS]
 
 
+def reproduced_stages(output: str) -> list[str]:
+    """Stages `dvc repro` brought up to date: ran, or restored from the run-cache (whichever a test order gives)."""
+    cached = [line.split("'")[1] for line in output.splitlines() if "is cached - skipping run" in line]
+    return ran_stages(output) + [name for name in cached if name != ALWAYS_RUNS]
+
+
 def dvc_status(root) -> dict:
     """`dvc status --json` without fingerprint_models, which it always lists as 'always changed'."""
     status = dvc("status", "--json", cwd=root)

@@ -55,3 +55,19 @@ def test_small_helpers():
     assert len(bins) == 20 and [b["kept"] for b in bins[:2]] == [1, 2] and bins[-1] == {"distance": 1.9, "kept": 0, "pruned": 1}
     assert mean([1, None, 2]) == 1.5 and mean([]) is None
     assert sem([1.0, 2.0, 3.0, None]) == 0.5774 and sem([1.0]) is None  # std 1 over sqrt(3)
+
+
+def test_the_iteration_trend_has_cycle_inst_then_cycle_filt_per_iteration_of_the_chain():
+    from cycle_instruct.report import iteration_trend
+
+    score = lambda a: {"answer": {"cosine": a, "rouge_l": a / 2}, "question": {"cosine": a / 4}}  # noqa: E731
+    rows = {"cycle_filt_2": score(0.6), "cycle_inst_1": score(0.3), "cycle_filt_1": score(0.4), "all_sft": score(0.9)}
+    trend = iteration_trend(rows, [1, 2])
+    assert [(t["iteration"], t["method"]) for t in trend] == [(1, "cycle_inst"), (1, "cycle_filt"), (2, "cycle_filt")]
+    assert trend[2] == {
+        "iteration": 2,
+        "method": "cycle_filt",
+        "answer_cosine": 0.6,
+        "question_cosine": 0.15,
+        "answer_rouge_l": 0.3,
+    }
