@@ -14,7 +14,7 @@ Python or Debian FAQ), read by the segment stage as a user's corpus would be:
    them (precision and recall of `support < 0.5`, next to an embedding score: the answer's best cosine to
    a corpus paragraph).
 2. The pipeline. `dvc repro prune` in temp projects on the gunicorn and pylint FAQs with relabel.context
-   none and retrieved: kept and pruned pairs per side (with prune.rank pooled and per_side), median
+   none and retrieved (reformat on), and retrieved with reformat off: kept and pruned pairs per side (pooled ranking, then per_side, then prune.min_support 0.5), median
    support of the kept generated answers, and the wall time. Then what reformat did to the real
    answers: how many it rewrote, and the rewrites that gained or lost a negation, printed to read
    (a small model's rewrite can invert an answer).
@@ -62,6 +62,7 @@ SETTINGS = ("none", "retrieved")
 PIPELINES = {  # name: (relabel.context, reformat.enabled)
     "none, reformat on": ("none", True),
     "retrieved, reformat on": ("retrieved", True),
+    "retrieved, reformat off": ("retrieved", False),
 }
 NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|none)\b|n't\b", re.IGNORECASE)
 SMALL = {  # the pipeline runs: one iteration, small enough for a 2-core CPU
@@ -69,6 +70,10 @@ SMALL = {  # the pipeline runs: one iteration, small enough for a 2-core CPU
     "generate": {"max_new_tokens": 96},
     "train": {"cutoff": 256},
     "prune": {"min_cluster_size": 8},
+}
+REPRUNE = {  # the same runs filtered again: label: prune params
+    "prune.rank per_side": {"rank": "per_side"},
+    "prune.min_support 0.5": {"min_support": 0.5},
 }
 SAMPLE = 20  # answers judged by hand per setting
 
@@ -196,7 +201,8 @@ def pipeline(work: Path) -> dict:
             timing.write_text(json.dumps(time.perf_counter() - start))
         prune = json.loads((folder / "metrics/prune.json").read_text())
         results[name] = {"seconds": json.loads(timing.read_text()), "by_side": prune["by_side"], "project": folder}
-        results[name]["per_side"] = per_side_prune(folder)
+        results[name]["filters"] = {"pooled": prune["by_side"]}
+        results[name]["filters"].update({label: reprune(folder, prune) for label, prune in REPRUNE.items()})
         print(f"{name}: {results[name]['seconds']:.0f} s", flush=True)
     return results
 
@@ -211,19 +217,19 @@ def reformat_rewrites(project: Path) -> dict:
     return {"answers": len(answers), "rewritten": len(rewritten), "negation_changed": flipped}
 
 
-def per_side_prune(project: Path) -> dict:
-    """The same run's filter with prune.rank: per_side (only the prune stage runs again), then back to pooled."""
+def reprune(project: Path, prune: dict) -> dict:
+    """The same run's filter with other prune params (only the prune stage runs again), then back as it was."""
     import yaml
 
     params_file = project / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)
-    params["prune"]["rank"] = "per_side"
+    params["prune"].update(prune)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     try:
         run = subprocess.run(["dvc", "repro", "prune"], cwd=project, capture_output=True, text=True)
         if run.returncode:
-            sys.exit(f"{project}: per_side prune failed:\n{run.stderr[-2000:]}")
+            sys.exit(f"{project}: prune with {prune} failed:\n{run.stderr[-2000:]}")
         return json.loads((project / "metrics/prune.json").read_text())["by_side"]
     finally:
         params_file.write_text(original)
@@ -263,10 +269,8 @@ def main(n_questions, skip_pipeline, write_labels, keep):
         print(f"\nThe support score against {len(judged)} hand labels ({sum(j[0] for j in judged)} invented):\n")
         print("| flag as invented | precision | recall |\n|---|---|---|")
         for label, i, t in (
-            ("support < 0.5", 1, 0.5),
-            ("support < 0.7", 1, 0.7),
-            ("best paragraph cosine < 0.7", 2, 0.7),
-            ("best paragraph cosine < 0.9", 2, 0.9),
+            *((f"support < {t}", 1, t) for t in (0.5, 0.6, 0.7)),
+            *((f"best paragraph cosine < {t}", 2, t) for t in (0.5, 0.6, 0.9)),
         ):
             p, r = precision_recall(judged, i, t)
             print(f"| {label} | {p:.2f} | {r:.2f} |")
@@ -280,15 +284,24 @@ def main(n_questions, skip_pipeline, write_labels, keep):
         f"\nThe pipeline (`dvc repro prune`) on {', '.join(str(f.relative_to(ROOT)) for f in PIPELINE_CORPUS)}, settings {json.dumps(SMALL)}\n"
     )
     print(
-        "| relabel.context, reformat | real question: kept / in | real answer: kept / in | pruned by reason (question; answer) | median support kept | wall time |"
+        "| relabel.context, reformat; filter | real question: kept / in | real answer: kept / in | pruned by reason (question; answer) | median support of kept generated answers | wall time |"
     )
     print("|---|---|---|---|---|---|")
+    why = lambda m: {k: v for k, v in m["pruned_by_reason"].items() if v}  # noqa: E731
     for name, r in runs.items():
-        q, a = r["by_side"]["real_question"], r["by_side"]["real_answer"]
-        why = lambda m: {k: v for k, v in m["pruned_by_reason"].items() if v}  # noqa: E731
-        print(
-            f"| {name} | {q['kept']} / {q['in']} | {a['kept']} / {a['in']} | {why(q)}; {why(a)} | {q['support_kept'].get('median')} | {r['seconds']:.0f} s |"
-        )
+        for label, by_side in r["filters"].items():
+            q, a = by_side["real_question"], by_side["real_answer"]
+            support = q["support_kept"]
+            print(
+                f"| {name}; {label} | {q['kept']} / {q['in']} | {a['kept']} / {a['in']} | {why(q)}; {why(a)} | {support.get('median')} ({support.get('below_0.5')} below 0.5) | {r['seconds']:.0f} s |"
+            )
+    reformat = reformat_rewrites(next(iter(runs.values()))["project"])
+    print(
+        f"\nreformat on the real answers: {reformat['rewritten']} of {reformat['answers']} rewritten; "
+        f"{len(reformat['negation_changed'])} rewrites gained or lost a negation:"
+    )
+    for r in reformat["negation_changed"]:
+        print(f"\n- {r.id}\n  paragraph: {r.raw!r}\n  rewrite:   {r.response!r}")
 
 
 if __name__ == "__main__":
