@@ -11,8 +11,8 @@ what a continuous-batching engine such as vLLM can win back.
 The model has random weights (`--shape`): llama-8b is Llama-3.1-8B's shape (the paper's base
 model), smollm2-135m the embedded model's, tiny one for tests. Prompts are random token ids of
 `--prompt-len`; every sequence writes exactly `--new-tokens` (end of turn is ignored). The decode
-rate leaves the prefill out: it times generate with `--new-tokens` and with one new token, and
-divides the tokens in between by the difference. bf16 on a GPU, fp32 on CPU. Needs only torch
+rate leaves the prefill out: inside one generate call it takes the time from the first new token
+to the last, and divides the tokens in between by it. bf16 on a GPU, fp32 on CPU. Needs only torch
 and transformers (argparse, not click; none of our package), so it runs as it is on a GPU
 machine that has nothing else.
 
@@ -23,6 +23,7 @@ import argparse
 import time
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from machine import describe  # benchmarks/ is on sys.path when this script runs
 
@@ -97,7 +98,21 @@ def copy_bandwidth(on: str, gib: float) -> float:
     return 2 * src.numel() / best
 
 
-def generate_seconds(model, ids: torch.Tensor, new_tokens: int) -> float:
+class StepClock(StoppingCriteria):
+    """Records the time after each generated token; it never stops generation."""
+
+    def __init__(self):
+        self.stamps = []
+
+    def __call__(self, input_ids, scores, **kwargs):
+        sync()
+        self.stamps.append(time.perf_counter())
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+def generate_seconds(model, ids: torch.Tensor, new_tokens: int) -> tuple[float, float]:
+    """(whole generate seconds, seconds from the first generated token to the last)."""
+    clock = StepClock()
     sync()
     start = time.perf_counter()
     with torch.no_grad():
@@ -112,21 +127,23 @@ def generate_seconds(model, ids: torch.Tensor, new_tokens: int) -> float:
             top_p=None,
             top_k=None,
             temperature=None,
+            stopping_criteria=StoppingCriteriaList([clock]),
         )
     sync()
-    assert out.shape[1] == ids.shape[1] + new_tokens
-    return time.perf_counter() - start
+    assert out.shape[1] == ids.shape[1] + new_tokens and len(clock.stamps) == new_tokens
+    return time.perf_counter() - start, clock.stamps[-1] - clock.stamps[0]
 
 
 def decode_rate(model, batch: int, prompt_len: int, new_tokens: int, seed: int = 0) -> tuple[float, float]:
-    """(decode tokens/s without the prefill, whole generate tokens/s) at this batch size."""
+    """(decode tokens/s without the prefill, whole generate tokens/s) at this batch size, the best of three.
+    The decode time is taken inside one generate call (first token to last), so a busy machine can slow
+    it but never make it zero or negative, as subtracting two calls' times could."""
     generator = torch.Generator().manual_seed(seed)
     ids = torch.randint(1, model.config.vocab_size, (batch, prompt_len), generator=generator).to(model.device)
     generate_seconds(model, ids, 2)  # warm-up
-    # the best of three of each: one slow run of the short call (a busy machine) made the difference, and the rate, negative
-    first = min(generate_seconds(model, ids, 1) for _ in range(3))  # prefill + one token
-    whole = min(generate_seconds(model, ids, new_tokens) for _ in range(3))
-    return batch * (new_tokens - 1) / max(whole - first, 1e-9), batch * new_tokens / whole
+    runs = [generate_seconds(model, ids, new_tokens) for _ in range(3)]
+    whole, decode = min(r[0] for r in runs), min(r[1] for r in runs)
+    return batch * (new_tokens - 1) / decode, batch * new_tokens / whole
 
 
 def machine() -> str:

@@ -93,7 +93,7 @@ def test_decode_roofline_runs_with_only_torch_and_transformers_and_prints_a_row_
         "sys.argv = sys.argv[1:]; sys.path.insert(0, sys.argv[0].rpartition('/')[0]); "  # as `python script.py` does
         "runpy.run_path(sys.argv[0], run_name='__main__')"
     )
-    prompt_len, new_tokens = 8, 24  # 23 decoding steps: enough time between the two generate calls to time them apart
+    prompt_len, new_tokens = 8, 24  # 23 decoding steps timed inside one generate call
     out = subprocess.run(
         [
             sys.executable,
