@@ -196,3 +196,26 @@ def test_the_fingerprint_benchmark_times_a_first_and_a_cached_fingerprint():
     first, second, ratio = re.search(r"first fingerprint ([\d.]+) s .* second ([\d.]+) s: (\d+)x faster", out).groups()
     quotient = float(first) / float(second)  # of the printed, rounded times
     assert float(first) > 0 and float(second) > 0 and abs(int(ratio) - quotient) <= max(1, 0.2 * quotient)
+
+
+def test_the_quality_benchmark_scores_flags_and_negation_flips_as_a_reader_would(tmp_path):
+    """benchmarks/quality.py's own arithmetic: precision and recall of `score < threshold` against hand
+    labels, and which reformat rewrites gained or lost a negation (the docs' tables come from these)."""
+    import quality
+
+    from cycle_instruct.records import Record, write_records
+
+    judged = [(True, 0.2, 0.9), (True, 0.4, 0.5), (True, 0.8, 0.95), (False, 0.9, 0.4)]  # (invented, support, cosine)
+    assert quality.precision_recall(judged, 1, 0.5) == (1.0, 2 / 3)  # flags the two low-support invented answers
+    assert quality.precision_recall(judged, 2, 0.6) == (0.5, 1 / 3)  # the grounded answer's low cosine is a false flag
+    answers = [
+        Record("a1", "response", response="Workers are not restarted.", raw="Workers are restarted on HUP."),
+        Record("a2", "response", response="It can't be changed.", raw="It cannot be changed."),
+        Record("a3", "response", response="Set the timeout.", raw="Set the timeout."),
+        Record("a4", "response", response="Use the cache.", raw=None),
+        Record("a5", "response", response="The limit is 30 seconds.", raw="There is no limit."),
+    ]
+    write_records(tmp_path / "data/reformatted/answers.jsonl", answers)
+    found = quality.reformat_rewrites(tmp_path)
+    assert found["answers"] == 5 and found["rewritten"] == 3  # a1, a2 and a5 differ from their paragraph
+    assert [r.id for r in found["negation_changed"]] == ["a1", "a5"]  # "can't" for "cannot" keeps the meaning
