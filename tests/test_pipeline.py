@@ -389,6 +389,7 @@ def test_grounded_answers_support_and_the_side_report_end_to_end(project):
 
     card = (root / "data/export/README.md").read_text()
     assert "median support kept" in card
+    assert "relabel:\n  context: retrieved\n" in card  # the params that shaped the data say the answers were grounded
     first = next(r for r in inst if r["original"] == "instruction")  # every pseudo-answer was grounded
     show = ["cycle-instruct", "show", "data/final/cycle_inst.jsonl", "--side", "question", "-n", "1"]
     shown = subprocess.run(show, cwd=root, capture_output=True, text=True)

@@ -42,6 +42,7 @@ def run(params, dataset, metrics_dir, out, timing=None):
             "model": params.model,
             "segment": seg,
             "reformat": params.reformat,
+            "relabel": params.relabel,
             "generate": params.generate,
             "train": params.train,
             "iterations": params.iterations,
