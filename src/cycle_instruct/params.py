@@ -654,7 +654,8 @@ class DecontaminateParams(Section):
     )
     ngram: Positive = Field(
         description="Words in the shared sequence that marks a pair contaminated (lowercased, punctuation ignored); 13 as in "
-        "lm-evaluation-harness's decontamination and GPT-3. Items shorter than this are matched whole."
+        "lm-evaluation-harness's decontamination and GPT-3. Items shorter than this cannot match; they are counted as "
+        "`too_short` in metrics/decontaminate.json (lower it for a benchmark of short items)."
     )
 
     @field_validator("against")
