@@ -5,18 +5,15 @@ one of its n-grams is one of an item's. An item shorter than n words cannot matc
 counted (`too_short` in the metrics): lower `decontaminate.ngram` for a benchmark of short items.
 """
 
-import json
-import re
 from pathlib import Path
 
+from . import overlap
 from .errors import UserError
-from .records import Record
-
-_WORD = re.compile(r"\w+")
+from .records import Record, read_jsonl
 
 
 def words(text: str | None) -> list[str]:
-    return _WORD.findall((text or "").lower())
+    return overlap.words(text or "")
 
 
 def grams(tokens: list[str], n: int) -> set[str]:
@@ -36,17 +33,7 @@ def read_items(path, fields: list[str]) -> list[list[str]]:
         except Exception as e:  # pyarrow raises several kinds on a file that is not Parquet
             raise UserError(f"{path}: not a Parquet file ({str(e).splitlines()[0][:120]})") from None
     else:
-        rows, line_no = [], 0
-        try:
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    line_no += 1
-                    if line.strip():
-                        rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}:{line_no}: not JSONL ({e.msg}); a benchmark file is JSONL or .parquet") from None
-        except UnicodeDecodeError:
-            raise UserError(f"{path}: not UTF-8 text; a benchmark file is JSONL or .parquet") from None
+        rows = read_jsonl(path, "not JSONL (a benchmark file is JSONL or .parquet)")
     texts = []
     for i, row in enumerate(rows, 1):
         missing = next((f for f in fields if not isinstance(row, dict) or f not in row), None)

@@ -3,6 +3,7 @@ evaluation benchmark (local JSONL/Parquet files, or lm-eval tasks' documents), b
 judge, so that the exported data can be scored on those benchmarks. With `against: []` the pairs pass
 through and nothing is loaded."""
 
+import functools
 import hashlib
 from dataclasses import asdict
 from pathlib import Path
@@ -18,14 +19,22 @@ def benchmark_items(params, source) -> tuple[list[list[str]], str]:
     """The items of one benchmark and what identifies them (a file's sha256, or the task name)."""
     if source.file is not None:
         return read_items(source.file, source.fields), "sha256:" + hashlib.sha256(Path(source.file).read_bytes()).hexdigest()
-    from ..harness import check_tasks, go_offline, task_documents, task_manager
+    from ..harness import check_tasks, task_documents
 
-    go_offline(params.model.allow_hub)
-    manager = task_manager()
+    manager = lm_eval_tasks(params.model.allow_hub)
     check_tasks([source.task], manager, f"decontaminate.against ({source.name})")
     return task_documents(
         source.task, manager, params.model.allow_hub, f"decontaminate.against ({source.name})"
     ), "lm-eval:" + source.task
+
+
+@functools.cache
+def lm_eval_tasks(allow_hub: bool):
+    """lm-eval's task index (about 15,000 tasks), built once for every `task` source."""
+    from ..harness import go_offline, task_manager
+
+    go_offline(allow_hub)
+    return task_manager()
 
 
 def run(params, dataset, out, dropped, metrics, timing=None):
