@@ -377,7 +377,17 @@ def test_the_card_header_params_and_provenance(project):
     for config in meta["configs"]:
         assert (project / "data/export" / config["data_files"][0]["path"]).is_file()
     shaped = yaml.safe_load(body.split("```yaml\n", 1)[1].split("```", 1)[0])
-    assert list(shaped) == ["model", "segment", "reformat", "generate", "train", "iterations", "prune", "decontaminate"]
+    assert list(shaped) == [
+        "model",
+        "segment",
+        "reformat",
+        "relabel",
+        "generate",
+        "train",
+        "iterations",
+        "prune",
+        "decontaminate",
+    ]
     for name in shaped:
         section = getattr(params, name)
         assert shaped[name] == (
