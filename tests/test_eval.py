@@ -225,7 +225,8 @@ def test_decontamination_drops_exactly_the_pairs_made_from_benchmark_items(evalu
     run = dvc("repro", cwd=root)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     ran = ran_stages(run.stdout)
-    assert ran[0] == "decontaminate" and ran[-1] == "export" and set(ran) <= {"decontaminate", "judge", "export"}, ran
+    assert ran[0] == "decontaminate" and "export" in ran and "view" in ran, ran  # both read its metrics
+    assert set(ran) <= {"decontaminate", "judge", "export", "view"}, ran
     in_filt = made_from(filt)
     assert {d["id"] for d in read_jsonl(root / "data/decontaminate/dropped.jsonl")} == in_filt
     card = (root / "data/export/README.md").read_text()
